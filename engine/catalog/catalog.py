@@ -1,0 +1,426 @@
+"""The catalog API: photos, faces, persons, labels with undo/redo, skipped files.
+
+Every mutation is one transaction committed before the method returns, so a killed
+process never loses a label the user saw applied. Mutations return what changed, so
+views redraw only that (Anki's pattern).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from engine.catalog.db import CatalogError, Database
+
+LABEL_SOURCES = ("import", "user", "model")
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: int
+    path: str
+    sha256: str
+    size_bytes: int
+    width: int
+    height: int
+    format: str
+    exif_orientation: int
+    status: str
+    error: str | None
+    import_person_id: int | None
+
+
+@dataclass(frozen=True)
+class NewFace:
+    """A detected face (or whole-image sample) ready to be stored."""
+    box: tuple[float, float, float, float]
+    landmarks: tuple[tuple[float, float], ...] | None
+    score: float | None
+    whole_image: bool
+    crop_path: str
+    thumb_path: str
+
+
+@dataclass(frozen=True)
+class Face:
+    id: int
+    photo_id: int
+    face_index: int
+    box: tuple[float, float, float, float]
+    landmarks: tuple[tuple[float, float], ...] | None
+    score: float | None
+    whole_image: bool
+    rejected: bool
+    crop_path: str
+    thumb_path: str
+    person_id: int | None
+    label_source: str | None
+
+
+@dataclass(frozen=True)
+class LabelChange:
+    """What an undo/redo (or a relabel) changed: views refresh these faces."""
+    action_id: int
+    description: str
+    face_ids: tuple[int, ...]
+
+
+_FACE_COLUMNS = """f.id, f.photo_id, f.face_index, f.x1, f.y1, f.x2, f.y2, f.landmarks, f.score,
+    f.whole_image, f.rejected, f.crop_path, f.thumb_path, l.person_id, l.source"""
+
+
+def _face_from_row(row) -> Face:
+    landmarks = json.loads(row["landmarks"]) if row["landmarks"] else None
+    return Face(
+        id=row["id"], photo_id=row["photo_id"], face_index=row["face_index"],
+        box=(row["x1"], row["y1"], row["x2"], row["y2"]),
+        landmarks=tuple(tuple(p) for p in landmarks) if landmarks else None,
+        score=row["score"], whole_image=bool(row["whole_image"]), rejected=bool(row["rejected"]),
+        crop_path=row["crop_path"], thumb_path=row["thumb_path"],
+        person_id=row["person_id"],
+        label_source=row["source"])
+
+
+def _photo_from_row(row) -> Photo:
+    return Photo(**{k: row[k] for k in Photo.__dataclass_fields__})
+
+
+class Catalog:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.db = Database(path, readonly=readonly)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ----------------------------------------------------------------- persons
+    def persons(self) -> list[Person]:
+        rows = self.db.conn.execute("SELECT id, name FROM persons ORDER BY name COLLATE NOCASE")
+        return [Person(r["id"], r["name"]) for r in rows]
+
+    def person_by_name(self, name: str) -> Person | None:
+        row = self.db.conn.execute("SELECT id, name FROM persons WHERE name = ?",
+                                   (name,)).fetchone()
+        return Person(row["id"], row["name"]) if row else None
+
+    def ensure_person(self, name: str) -> Person:
+        name = name.strip()
+        if not name:
+            raise CatalogError("A person needs a name")
+        with self.db.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO persons(name, created_at) VALUES (?, ?)",
+                         (name, time.time()))
+            row = conn.execute("SELECT id, name FROM persons WHERE name = ?", (name,)).fetchone()
+        return Person(row["id"], row["name"])
+
+    def rename_person(self, person_id: int, new_name: str) -> Person:
+        new_name = new_name.strip()
+        other = self.person_by_name(new_name)
+        if other and other.id != person_id:
+            raise CatalogError(f"A person named {new_name!r} already exists; merge instead")
+        with self.db.write() as conn:
+            conn.execute("UPDATE persons SET name = ? WHERE id = ?", (new_name, person_id))
+        return Person(person_id, new_name)
+
+    def person_counts(self) -> dict[str, int]:
+        """Labelled, non-rejected faces per person (persons with none included)."""
+        rows = self.db.conn.execute("""
+            SELECT p.name, COUNT(f.id) AS n FROM persons p
+            LEFT JOIN face_labels l ON l.person_id = p.id
+            LEFT JOIN faces f ON f.id = l.face_id AND f.rejected = 0
+            GROUP BY p.id ORDER BY p.name COLLATE NOCASE""")
+        return {r["name"]: r["n"] for r in rows}
+
+    # ------------------------------------------------------------------ photos
+    def add_photo(self, *, path: str, sha256: str, size_bytes: int, width: int, height: int,
+                  format: str, exif_orientation: int, import_person_id: int | None) -> int:
+        with self.db.write() as conn:
+            cur = conn.execute(
+                """INSERT INTO photos(path, sha256, size_bytes, width, height, format,
+                   exif_orientation, import_person_id, imported_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (path, sha256, size_bytes, width, height, format, exif_orientation,
+                 import_person_id, time.time()))
+            conn.execute("DELETE FROM skipped_files WHERE path = ?", (path,))
+            return int(cur.lastrowid)
+
+    def update_photo_content(self, photo_id: int, *, sha256: str, size_bytes: int, width: int,
+                             height: int, format: str, exif_orientation: int) -> None:
+        with self.db.write() as conn:
+            conn.execute("""UPDATE photos SET sha256 = ?, size_bytes = ?, width = ?, height = ?,
+                            format = ?, exif_orientation = ?, status = 'pending', error = NULL
+                            WHERE id = ?""",
+                         (sha256, size_bytes, width, height, format, exif_orientation, photo_id))
+
+    def photo(self, photo_id: int) -> Photo:
+        row = self.db.conn.execute("SELECT * FROM photos WHERE id = ?", (photo_id,)).fetchone()
+        if row is None:
+            raise CatalogError(f"No photo with id {photo_id}")
+        return _photo_from_row(row)
+
+    def photo_by_hash(self, sha256: str) -> Photo | None:
+        row = self.db.conn.execute("SELECT * FROM photos WHERE sha256 = ?", (sha256,)).fetchone()
+        return _photo_from_row(row) if row else None
+
+    def photo_by_path(self, path: str) -> Photo | None:
+        row = self.db.conn.execute("SELECT * FROM photos WHERE path = ?", (path,)).fetchone()
+        return _photo_from_row(row) if row else None
+
+    def known_paths(self) -> dict[str, tuple[int, str]]:
+        """path -> (size, sha256): lets a re-import skip hashing unchanged files."""
+        rows = self.db.conn.execute("SELECT path, size_bytes, sha256 FROM photos")
+        return {r["path"]: (r["size_bytes"], r["sha256"]) for r in rows}
+
+    def photos(self, status: str | None = None) -> list[Photo]:
+        if status is None:
+            rows = self.db.conn.execute("SELECT * FROM photos ORDER BY id")
+        else:
+            rows = self.db.conn.execute("SELECT * FROM photos WHERE status = ? ORDER BY id",
+                                        (status,))
+        return [_photo_from_row(r) for r in rows]
+
+    def relocate_photo(self, photo_id: int, new_path: str) -> None:
+        """The same content was found at a new path (the user moved their photos)."""
+        with self.db.write() as conn:
+            conn.execute("UPDATE photos SET path = ? WHERE id = ?", (new_path, photo_id))
+            conn.execute("""UPDATE photos SET status = 'pending', error = NULL
+                            WHERE id = ? AND status IN ('missing', 'error')""", (photo_id,))
+            conn.execute("DELETE FROM skipped_files WHERE path = ?", (new_path,))
+
+    def set_import_person(self, photo_id: int, person_id: int) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE photos SET import_person_id = ? WHERE id = ?",
+                         (person_id, photo_id))
+
+    def mark_photo(self, photo_id: int, status: str, error: str | None = None) -> None:
+        """Record a photo that could not be cropped ('error', 'missing') or reset it."""
+        with self.db.write() as conn:
+            conn.execute("UPDATE photos SET status = ?, error = ? WHERE id = ?",
+                         (status, error, photo_id))
+
+    def store_faces(self, photo_id: int, faces: Sequence[NewFace],
+                    labelled_index: int | None) -> list[int]:
+        """Replace a photo's samples with freshly cropped ones, in one transaction.
+
+        ``labelled_index`` is the face that receives the photo's import label (the most
+        plausible one); the others stay unlabelled. Labels the user gave to the old
+        samples of this photo are carried over by face index.
+        """
+        now = time.time()
+        with self.db.write() as conn:
+            photo = conn.execute("SELECT import_person_id FROM photos WHERE id = ?",
+                                 (photo_id,)).fetchone()
+            old_labels = {r["face_index"]: (r["person_id"], r["source"]) for r in conn.execute(
+                """SELECT f.face_index, l.person_id, l.source FROM faces f
+                   JOIN face_labels l ON l.face_id = f.id
+                   WHERE f.photo_id = ? AND l.source != 'import'""", (photo_id,))}
+            conn.execute("DELETE FROM faces WHERE photo_id = ?", (photo_id,))
+            ids = []
+            for index, face in enumerate(faces):
+                cur = conn.execute(
+                    """INSERT INTO faces(photo_id, face_index, x1, y1, x2, y2, landmarks, score,
+                       whole_image, crop_path, thumb_path) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+                    (photo_id, index, *face.box,
+                     json.dumps(face.landmarks) if face.landmarks else None,
+                     face.score, int(face.whole_image), face.crop_path, face.thumb_path))
+                face_id = int(cur.lastrowid)
+                ids.append(face_id)
+                label = old_labels.get(index)
+                if label is None and index == labelled_index and photo["import_person_id"]:
+                    label = (photo["import_person_id"], "import")
+                if label is not None:
+                    conn.execute("""INSERT INTO face_labels(face_id, person_id, source, updated_at)
+                                    VALUES (?, ?, ?, ?)""", (face_id, *label, now))
+            status = "no_face" if faces and all(f.whole_image for f in faces) else "done"
+            conn.execute("UPDATE photos SET status = ?, error = NULL WHERE id = ?",
+                         (status, photo_id))
+        return ids
+
+    # ------------------------------------------------------------------- faces
+    def face(self, face_id: int) -> Face:
+        row = self.db.conn.execute(
+            f"SELECT {_FACE_COLUMNS} FROM faces f LEFT JOIN face_labels l ON l.face_id = f.id "
+            "WHERE f.id = ?", (face_id,)).fetchone()
+        if row is None:
+            raise CatalogError(f"No face with id {face_id}")
+        return _face_from_row(row)
+
+    def faces(self, *, person_id: int | None = None, unlabelled: bool = False,
+              photo_id: int | None = None, include_rejected: bool = False) -> list[Face]:
+        where, args = [], []
+        if person_id is not None:
+            where.append("l.person_id = ?")
+            args.append(person_id)
+        if unlabelled:
+            where.append("l.person_id IS NULL")
+        if photo_id is not None:
+            where.append("f.photo_id = ?")
+            args.append(photo_id)
+        if not include_rejected:
+            where.append("f.rejected = 0")
+        sql = (f"SELECT {_FACE_COLUMNS} FROM faces f LEFT JOIN face_labels l ON l.face_id = f.id"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY f.id")
+        return [_face_from_row(r) for r in self.db.conn.execute(sql, args)]
+
+    def labelled_faces(self) -> list[tuple[int, int, str]]:
+        """(face_id, person_id, crop_path) of every usable labelled face: training data."""
+        rows = self.db.conn.execute("""SELECT f.id, l.person_id, f.crop_path FROM faces f
+            JOIN face_labels l ON l.face_id = f.id WHERE f.rejected = 0 ORDER BY f.id""")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def set_rejected(self, face_ids: Iterable[int], rejected: bool = True) -> None:
+        ids = list(face_ids)
+        with self.db.write() as conn:
+            conn.executemany("UPDATE faces SET rejected = ? WHERE id = ?",
+                             [(int(rejected), i) for i in ids])
+
+    # ------------------------------------------------------ labels, undo, redo
+    def set_labels(self, face_ids: Iterable[int], person_id: int | None, *,
+                   source: str = "user", description: str | None = None) -> LabelChange | None:
+        """Label (or, with ``person_id=None``, unlabel) faces as one undoable action."""
+        if source not in LABEL_SOURCES:
+            raise ValueError(f"unknown label source {source!r}")
+        ids = list(dict.fromkeys(face_ids))
+        if not ids:
+            return None
+        now = time.time()
+        with self.db.write() as conn:
+            old = self._current_labels(conn, ids)
+            changed = [i for i in ids if old.get(i, (None, None))[0] != person_id
+                       or (person_id is not None and old.get(i, (None, None))[1] != source)]
+            if not changed:
+                return None
+            if description is None:
+                name = self._person_name(conn, person_id) if person_id is not None else None
+                noun = "face" if len(changed) == 1 else "faces"
+                description = (f"Label {len(changed)} {noun} as {name}" if name
+                               else f"Unlabel {len(changed)} {noun}")
+            # A new action makes the undone ones unreachable: the redo stack is cleared.
+            conn.execute("DELETE FROM label_actions WHERE undone = 1")
+            action_id = int(conn.execute(
+                "INSERT INTO label_actions(description, created_at) VALUES (?, ?)",
+                (description, now)).lastrowid)
+            conn.executemany(
+                """INSERT INTO label_changes(action_id, face_id, old_person_id, old_source,
+                   new_person_id, new_source) VALUES (?, ?, ?, ?, ?, ?)""",
+                [(action_id, i, *old.get(i, (None, None)), person_id,
+                  source if person_id is not None else None) for i in changed])
+            self._apply_labels(conn, [(i, person_id, source) for i in changed], now)
+        return LabelChange(action_id, description, tuple(changed))
+
+    def can_undo(self) -> bool:
+        return self.db.conn.execute(
+            "SELECT 1 FROM label_actions WHERE undone = 0 LIMIT 1").fetchone() is not None
+
+    def can_redo(self) -> bool:
+        return self.db.conn.execute(
+            "SELECT 1 FROM label_actions WHERE undone = 1 LIMIT 1").fetchone() is not None
+
+    def undo(self) -> LabelChange | None:
+        return self._step(undo=True)
+
+    def redo(self) -> LabelChange | None:
+        return self._step(undo=False)
+
+    def _step(self, undo: bool) -> LabelChange | None:
+        now = time.time()
+        with self.db.write() as conn:
+            # Undo takes the newest live action; redo the oldest undone one.
+            row = conn.execute(
+                "SELECT id, description FROM label_actions WHERE undone = ? ORDER BY id "
+                + ("DESC" if undo else "ASC") + " LIMIT 1", (0 if undo else 1,)).fetchone()
+            if row is None:
+                return None
+            changes = conn.execute(
+                "SELECT face_id, old_person_id, old_source, new_person_id, new_source "
+                "FROM label_changes WHERE action_id = ?", (row["id"],)).fetchall()
+            existing = {r[0] for r in conn.execute(
+                f"SELECT id FROM faces WHERE id IN ({','.join('?' * len(changes))})",
+                [c["face_id"] for c in changes])}
+            updates = [(c["face_id"], c["old_person_id"] if undo else c["new_person_id"],
+                        c["old_source"] if undo else c["new_source"])
+                       for c in changes if c["face_id"] in existing]
+            self._apply_labels(conn, updates, now)
+            conn.execute("UPDATE label_actions SET undone = ? WHERE id = ?",
+                         (1 if undo else 0, row["id"]))
+        return LabelChange(row["id"], row["description"], tuple(u[0] for u in updates))
+
+    def history(self, limit: int = 50) -> list[tuple[int, str, bool]]:
+        rows = self.db.conn.execute(
+            "SELECT id, description, undone FROM label_actions ORDER BY id DESC LIMIT ?", (limit,))
+        return [(r[0], r[1], bool(r[2])) for r in rows]
+
+    @staticmethod
+    def _current_labels(conn, ids: list[int]) -> dict[int, tuple[int, str]]:
+        out: dict[int, tuple[int, str]] = {}
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 900]
+            for r in conn.execute(
+                    f"SELECT face_id, person_id, source FROM face_labels "
+                    f"WHERE face_id IN ({','.join('?' * len(chunk))})", chunk):
+                out[r[0]] = (r[1], r[2])
+        return out
+
+    @staticmethod
+    def _apply_labels(conn, updates: list[tuple[int, int | None, str | None]], now: float) -> None:
+        conn.executemany("DELETE FROM face_labels WHERE face_id = ?",
+                         [(i,) for i, person, _ in updates if person is None])
+        conn.executemany(
+            """INSERT INTO face_labels(face_id, person_id, source, updated_at) VALUES (?,?,?,?)
+               ON CONFLICT(face_id) DO UPDATE SET person_id = excluded.person_id,
+               source = excluded.source, updated_at = excluded.updated_at""",
+            [(i, person, source, now) for i, person, source in updates if person is not None])
+
+    @staticmethod
+    def _person_name(conn, person_id: int) -> str | None:
+        row = conn.execute("SELECT name FROM persons WHERE id = ?", (person_id,)).fetchone()
+        return row[0] if row else None
+
+    # ----------------------------------------------------------- skipped files
+    def record_skipped(self, path: str, reason: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("""INSERT INTO skipped_files(path, reason, at) VALUES (?, ?, ?)
+                            ON CONFLICT(path) DO UPDATE SET reason = excluded.reason,
+                            at = excluded.at""", (path, reason, time.time()))
+
+    def skipped(self) -> dict[str, str]:
+        """Every file the user should know about: not importable, or not decodable/found."""
+        out = {r[0]: r[1] for r in self.db.conn.execute(
+            "SELECT path, reason FROM skipped_files ORDER BY path")}
+        for r in self.db.conn.execute(
+                "SELECT path, error FROM photos WHERE status IN ('error', 'missing') ORDER BY path"):
+            out[r[0]] = r[1] or "unreadable"
+        return out
+
+    # ------------------------------------------------------------------- stats
+    def stats(self) -> dict:
+        conn = self.db.conn
+        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "photos": one("SELECT COUNT(*) FROM photos"),
+            "pending_photos": one("SELECT COUNT(*) FROM photos WHERE status = 'pending'"),
+            "faces": one("SELECT COUNT(*) FROM faces WHERE rejected = 0"),
+            "labeled_faces": one("""SELECT COUNT(*) FROM faces f JOIN face_labels l
+                                    ON l.face_id = f.id WHERE f.rejected = 0"""),
+            "unlabeled_faces": one("""SELECT COUNT(*) FROM faces f LEFT JOIN face_labels l
+                                      ON l.face_id = f.id
+                                      WHERE f.rejected = 0 AND l.face_id IS NULL"""),
+            "no_face_photos": one("SELECT COUNT(*) FROM photos WHERE status = 'no_face'"),
+            "multi_face_photos": one("""SELECT COUNT(*) FROM (SELECT photo_id FROM faces
+                                        WHERE whole_image = 0 GROUP BY photo_id
+                                        HAVING COUNT(*) > 1)"""),
+            "persons": self.person_counts(),
+            "skipped": self.skipped(),
+        }

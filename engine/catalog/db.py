@@ -1,0 +1,165 @@
+"""SQLite connection handling: WAL, foreign keys, per-thread connections, migrations.
+
+Each thread gets its own connection (sqlite3 connections must not cross threads);
+WAL lets readers run while one writer commits. Writes go through :func:`write`,
+which takes the write lock up front (BEGIN IMMEDIATE) so a transaction never fails
+half-way on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from engine.catalog.schema import LATEST_VERSION, MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class CatalogError(Exception):
+    """A catalog problem explained in words a user can act on."""
+
+
+class SchemaTooNewError(CatalogError):
+    pass
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode={'ro' if readonly else 'rwc'}"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                               timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=True)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable across application crashes in WAL mode; only a power
+            # loss can drop the last transactions, never corrupt the file.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+    except sqlite3.DatabaseError as exc:
+        raise CatalogError(f"{path}: cannot open the catalog ({exc}). The file may be "
+                           "damaged; restore it from a backup or create a new project.") from exc
+
+
+class Database:
+    """Owns the catalog file; hands each thread its own connection."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._migrate()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, self.readonly)
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write transaction: committed on exit, rolled back on error."""
+        if self.readonly:
+            raise CatalogError(f"{self.path}: the project is open read-only")
+        conn = self.conn
+        if conn.in_transaction:  # nested use joins the outer transaction
+            yield conn
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _explain_write_error(self.path, exc) from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            conn.execute("ROLLBACK")
+            raise _explain_write_error(self.path, exc) from exc
+
+    def close(self) -> None:
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        try:
+            version = self.schema_version()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"{self.path}: not a FaceLab catalog or the file is damaged "
+                               f"({exc}).") from exc
+        if version > LATEST_VERSION:
+            raise SchemaTooNewError(
+                f"{self.path}: this project was made by a newer FaceLab (catalog version "
+                f"{version}, this FaceLab knows up to {LATEST_VERSION}). Update FaceLab to "
+                "open it; the project was not changed.")
+        if version == LATEST_VERSION:
+            return
+        if self.readonly:
+            raise CatalogError(f"{self.path}: the catalog needs an upgrade "
+                               f"(version {version} -> {LATEST_VERSION}) but is read-only")
+        for target in range(version + 1, LATEST_VERSION + 1):
+            self._apply_migration(target)
+
+    def _apply_migration(self, target: int) -> None:
+        conn = self.conn
+        statements = [s for s in _split_sql(MIGRATIONS[target - 1]) if s.strip()]
+        with self.write():
+            for statement in statements:
+                conn.execute(statement)
+            # user_version cannot be bound as a parameter; target is an int we control.
+            conn.execute(f"PRAGMA user_version = {int(target)}")
+        log.info("catalog %s migrated to version %d", self.path, target)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit on its own).
+
+    Pieces are cut at every ';' and glued back until SQLite calls them complete, so a
+    ';' inside a string literal or a trigger body does not split a statement.
+    """
+    statements, current = [], ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            statements.append(current)
+            current = ""
+    if current.strip(" \n\t;"):
+        statements.append(current)
+    return statements
+
+
+def _explain_write_error(path: Path, exc: sqlite3.OperationalError) -> CatalogError:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return CatalogError(f"{path}: cannot save changes, the project is read-only ({exc})")
+    if "disk is full" in text or "full" in text:
+        return CatalogError(f"{path}: cannot save changes, the disk is full ({exc}); "
+                            "nothing already saved was lost")
+    if "locked" in text or "busy" in text:
+        return CatalogError(f"{path}: the project is busy in another program ({exc}); "
+                            "try again")
+    return CatalogError(f"{path}: cannot save changes ({exc})")

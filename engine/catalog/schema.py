@@ -1,0 +1,104 @@
+"""Catalog schema as an ordered list of migrations.
+
+The schema version lives in ``PRAGMA user_version``. Migration N takes a catalog at
+version N-1 to version N; each runs inside one transaction, so a crash mid-migration
+leaves the catalog at the old version. Never edit a released migration: append one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: photos, faces, persons, labels with undoable history, splits, skipped files.
+    """
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        -- POSIX path, relative to the project folder when the photo lives inside it,
+        -- otherwise absolute: a project folder can be moved with its photos.
+        path TEXT NOT NULL UNIQUE,
+        sha256 TEXT NOT NULL UNIQUE,
+        size_bytes INTEGER NOT NULL,
+        width INTEGER NOT NULL,          -- after EXIF orientation
+        height INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        exif_orientation INTEGER NOT NULL DEFAULT 1,
+        -- pending: imported, not yet cropped; done: faces found; no_face: kept as a
+        -- whole-image sample; error: could not be decoded; missing: file vanished.
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'done', 'no_face', 'error', 'missing')),
+        error TEXT,
+        -- the person named by the import (folder name); given to the most plausible face
+        import_person_id INTEGER REFERENCES persons(id) ON DELETE SET NULL,
+        imported_at REAL NOT NULL
+    );
+    CREATE INDEX photos_status ON photos(status);
+
+    CREATE TABLE persons (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE faces (
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        face_index INTEGER NOT NULL,     -- order within the photo
+        x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+        landmarks TEXT,                  -- JSON [[x, y] * 5] in photo pixels, or NULL
+        score REAL,                      -- detector confidence; NULL for whole-image samples
+        whole_image INTEGER NOT NULL DEFAULT 0,  -- 1: "no face found", the whole photo
+        rejected INTEGER NOT NULL DEFAULT 0,     -- 1: the user marked it "not a face"
+        crop_path TEXT NOT NULL,         -- relative to the project folder
+        thumb_path TEXT NOT NULL,
+        UNIQUE (photo_id, face_index)
+    );
+    CREATE INDEX faces_photo ON faces(photo_id);
+
+    CREATE TABLE face_labels (
+        face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+        source TEXT NOT NULL CHECK (source IN ('import', 'user', 'model')),
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX face_labels_person ON face_labels(person_id);
+
+    -- One row per user-visible action (a relabel of 1 or 1,000 faces is one action).
+    -- Undone actions stay until a new action is recorded, which clears the redo stack.
+    CREATE TABLE label_actions (
+        id INTEGER PRIMARY KEY,
+        description TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        undone INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE label_changes (
+        action_id INTEGER NOT NULL REFERENCES label_actions(id) ON DELETE CASCADE,
+        face_id INTEGER NOT NULL,
+        old_person_id INTEGER, old_source TEXT,
+        new_person_id INTEGER, new_source TEXT
+    );
+    CREATE INDEX label_changes_action ON label_changes(action_id);
+
+    CREATE TABLE splits (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        seed INTEGER NOT NULL,
+        test_fraction REAL NOT NULL,
+        val_fraction REAL NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE split_members (
+        split_id INTEGER NOT NULL REFERENCES splits(id) ON DELETE CASCADE,
+        face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+        subset TEXT NOT NULL CHECK (subset IN ('train', 'val', 'test')),
+        PRIMARY KEY (split_id, face_id)
+    );
+
+    -- Files that could not be imported, with the reason; cleared when a later import succeeds.
+    CREATE TABLE skipped_files (
+        path TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    """,
+)
+
+LATEST_VERSION = len(MIGRATIONS)

@@ -1,0 +1,55 @@
+"""Shared fixtures. Tests never touch the user's own FaceLab folders or the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_home(tmp_path_factory):
+    """Per-user data (demo project, weights) and torch's cache go to a temp folder."""
+    home = tmp_path_factory.mktemp("facelab-home")
+    saved = {k: os.environ.get(k) for k in ("FACELAB_HOME", "TORCH_HOME")}
+    os.environ["FACELAB_HOME"] = str(home)
+    os.environ["TORCH_HOME"] = str(home / "torch")
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _datasets_dir() -> Path | None:
+    env = os.environ.get("FACELAB_DATASETS")
+    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "datasets",
+                                                     REPO / "shared" / "datasets"]:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def datasets() -> Path:
+    """../shared/datasets (real face photos). CI sets FACELAB_REQUIRE_DATASETS=1, so there
+    a missing folder fails the run instead of skipping these tests."""
+    found = _datasets_dir()
+    if found is None:
+        message = "../shared/datasets not found (set FACELAB_DATASETS)"
+        if os.environ.get("FACELAB_REQUIRE_DATASETS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture
+def project(tmp_path):
+    from engine.project import Project
+
+    with Project.create(tmp_path / "project") as proj:
+        yield proj
