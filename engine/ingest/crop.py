@@ -6,9 +6,9 @@ margin from the full-size decode; save fixed-size crops and thumbnails. A photo 
 no face keeps a whole-image sample flagged "no face found", so pre-cropped sets stay
 usable and nothing silently disappears.
 
-Photos are processed by worker processes (one per core, each single-threaded), and
-the results are committed photo by photo from the calling thread: a cancelled or
-killed crop leaves the rest 'pending', and the next crop resumes there.
+Photos are processed by worker threads (one per core), and the results are committed
+photo by photo from the calling thread: a cancelled or killed crop leaves the rest
+'pending', and the next crop resumes there.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -161,26 +163,28 @@ def crop_photo(photo: Photo, path: Path, root: Path, settings: CropSettings,
     return PhotoCropResult(photo.id, tuple(faces), best)
 
 
-# ---------------------------------------------------------------- worker processes
-_worker_detector: FaceDetector | None = None
+# ------------------------------------------------------------------ worker threads
+# Threads rather than processes: decoding (PIL), resizing (OpenCV) and MTCNN's convolutions
+# release the GIL, so threads use every core without the seconds each spawned process
+# spends importing torch, and nothing has to be pickled. Each thread owns a detector.
 
 
-def _init_worker(settings: CropSettings) -> None:
-    global _worker_detector
+@contextmanager
+def _single_threaded_kernels(threads: int):
+    """One intra-op thread per worker thread: otherwise N workers x N kernel threads
+    fight over N cores. Restored afterwards (the setting is process-wide)."""
     import cv2
     import torch
 
-    # One process per core: threads inside each would only fight over the same cores.
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-    _worker_detector, _ = make_detector(settings.detector, min_face_size=settings.min_face_size,
-                                        min_score=settings.min_score)
-
-
-def _crop_in_worker(photo: Photo, path: Path, root: Path,
-                    settings: CropSettings) -> PhotoCropResult:
-    assert _worker_detector is not None
-    return crop_photo(photo, path, root, settings, _worker_detector)
+    saved_torch, saved_cv2 = torch.get_num_threads(), cv2.getNumThreads()
+    if threads > 1:
+        torch.set_num_threads(1)
+        cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved_torch)
+        cv2.setNumThreads(saved_cv2)
 
 
 def default_workers() -> int:
@@ -196,65 +200,47 @@ def crop_pending(project: Project, settings: CropSettings = CropSettings(),
     todo = catalog.photos("pending")
     if retry_failed:
         todo += catalog.photos("error") + catalog.photos("missing")
-    workers = default_workers() if workers is None else max(1, workers)
-    # Starting worker processes costs seconds (each imports torch): not worth it for a few.
-    if len(todo) < 4 * workers:
-        workers = 1
+    workers = max(1, min(default_workers() if workers is None else workers, len(todo) or 1))
     kind, notice = resolve_detector(settings.detector)
     report = CropReport(detector=kind, notice=notice)
     total = len(todo)
     ctx.report("crop", 0, total, notice or "finding faces")
-    try:
-        if workers == 1:
-            detector, _ = make_detector(kind, min_face_size=settings.min_face_size,
-                                        min_score=settings.min_score)
-            for done, photo in enumerate(todo, 1):
-                ctx.check()
-                result = crop_photo(photo, project.resolve(photo.path), project.root,
-                                    settings, detector)
-                _commit(project, photo, result, report)
-                ctx.report("crop", done, total, photo.path)
-        else:
-            _crop_in_pool(project, todo, replace(settings, detector=kind), workers, ctx, report)
-    except Cancelled:
-        report.cancelled = True
-    return report
+    local = threading.local()
 
+    def work(photo: Photo) -> PhotoCropResult:
+        detector = getattr(local, "detector", None)
+        if detector is None:
+            detector = local.detector = make_detector(
+                kind, min_face_size=settings.min_face_size, min_score=settings.min_score)[0]
+        return crop_photo(photo, project.resolve(photo.path), project.root, settings, detector)
 
-def _crop_in_pool(project: Project, todo: list[Photo], settings: CropSettings, workers: int,
-                  ctx: TaskContext, report: CropReport) -> None:
-    import multiprocessing
-
-    # spawn, not fork: forking a process that already runs torch/Qt threads can deadlock.
-    context = multiprocessing.get_context("spawn")
     queue = iter(todo)
     in_flight: dict[Future, Photo] = {}
     done = 0
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(settings,)) as pool:
+    with _single_threaded_kernels(workers), ThreadPoolExecutor(workers) as pool:
         try:
             while True:
-                # Keep a bounded number in flight so a cancel takes effect quickly.
+                # A bounded number in flight: a cancel takes effect within a photo or two.
                 while len(in_flight) < 2 * workers:
                     photo = next(queue, None)
                     if photo is None:
                         break
-                    in_flight[pool.submit(_crop_in_worker, photo, project.resolve(photo.path),
-                                          project.root, settings)] = photo
+                    in_flight[pool.submit(work, photo)] = photo
                 if not in_flight:
                     break
-                finished, _ = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
-                ctx.check()
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in finished:
                     photo = in_flight.pop(future)
                     _commit(project, photo, future.result(), report)
                     done += 1
-                    ctx.report("crop", done, len(todo), photo.path)
-        except BaseException:
+                    ctx.report("crop", done, total, photo.path)
+                ctx.check()
+        except Cancelled:
+            report.cancelled = True
+        finally:
             for future in in_flight:
                 future.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    return report
 
 
 def _commit(project: Project, photo: Photo, result: PhotoCropResult, report: CropReport) -> None:
