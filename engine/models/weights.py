@@ -1,0 +1,200 @@
+"""Where pretrained weights live on this machine, and loading them into a model.
+
+FaceLab never downloads weights: a file is either already in one of the
+folders below (put there by `facelab weights import`, by an earlier torchvision
+or facenet-pytorch download, or by the installer) or the user is told exactly
+which file to fetch and where it goes.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+import torch
+from torch import nn
+
+from engine.models.errors import (
+    UnsafeWeightsFileError,
+    WeightsIncompatibleError,
+    WeightsUnavailableError,
+)
+from engine.models.spec import ArchSpec, get_spec, resolved_module_name
+
+WEIGHTS_DIR_ENV = "FACELAB_WEIGHTS_DIR"
+IMPORT_COMMAND = "facelab weights import FILE"
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def facelab_weights_dir() -> Path:
+    """FaceLab's own weights folder, where `import_weights` copies files."""
+    override = os.environ.get(WEIGHTS_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_data_dir("FaceLab")) / "weights"
+
+
+def _torch_home() -> Path:
+    # facenet-pytorch resolves this itself (TORCH_HOME, else XDG_CACHE_HOME/torch)
+    # rather than through torch.hub, so its cache is $TORCH_HOME/checkpoints,
+    # one level above torchvision's $TORCH_HOME/hub/checkpoints.
+    default = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "torch"
+    return Path(os.environ.get("TORCH_HOME", default)).expanduser()
+
+
+def bundled_weights_dir() -> Path:
+    """Weights shipped with the installer (PyInstaller unpacks to sys._MEIPASS)."""
+    bundle_root = getattr(sys, "_MEIPASS", None)
+    root = Path(bundle_root) if getattr(sys, "frozen", False) and bundle_root else _REPO_ROOT
+    return root / "resources" / "weights"
+
+
+def weight_search_dirs() -> list[Path]:
+    """Folders searched for weights, first match wins.
+
+    FaceLab's folder, torch hub's checkpoints (torchvision's cache),
+    facenet-pytorch's checkpoints cache, then the installer's bundled folder.
+    """
+    candidates = [
+        facelab_weights_dir(),
+        Path(torch.hub.get_dir()) / "checkpoints",
+        _torch_home() / "checkpoints",
+        bundled_weights_dir(),
+    ]
+    unique: list[Path] = []
+    for folder in candidates:
+        if folder not in unique:
+            unique.append(folder)
+    return unique
+
+
+def find_weights_file(spec: ArchSpec) -> Path | None:
+    if not spec.weights_filename:
+        return None
+    for folder in weight_search_dirs():
+        candidate = folder / spec.weights_filename
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class WeightsStatus:
+    arch: str
+    available: bool
+    path: Path | None
+    filename: str | None
+    message: str
+
+
+def _missing_weights_message(spec: ArchSpec) -> str:
+    dirs = weight_search_dirs()
+    others = ", ".join(str(folder) for folder in dirs[1:])
+    source = f" (download it from {spec.weights_url} on a machine with internet)" if spec.weights_url else ""
+    return (
+        f"No pretrained weights for {spec.display_name} on this machine: put "
+        f"{spec.weights_filename}{source} in {dirs[0]} (or one of {others}), "
+        f"or run `{IMPORT_COMMAND}`."
+    )
+
+
+def weights_status(name: str) -> WeightsStatus:
+    spec = get_spec(name)
+    if not spec.has_pretrained_weights:
+        return WeightsStatus(
+            arch=name,
+            available=False,
+            path=None,
+            filename=None,
+            message=f"{spec.display_name} has no pretrained weights: it always trains from scratch.",
+        )
+    path = find_weights_file(spec)
+    if path is None:
+        message = _missing_weights_message(spec)
+    else:
+        message = f"{spec.pretrained_dataset or 'Pretrained'} weights found at {path}."
+    return WeightsStatus(
+        arch=name, available=path is not None, path=path, filename=spec.weights_filename, message=message
+    )
+
+
+def require_weights_file(spec: ArchSpec) -> Path:
+    """The local weights file of `spec`, or WeightsUnavailableError saying how to get it."""
+    if not spec.has_pretrained_weights:
+        raise WeightsUnavailableError(
+            f"{spec.display_name} has no pretrained weights; build it with pretrained=False "
+            "to train it from scratch.",
+            arch=spec.name,
+            filename=None,
+        )
+    path = find_weights_file(spec)
+    if path is None:
+        raise WeightsUnavailableError(
+            _missing_weights_message(spec),
+            arch=spec.name,
+            filename=spec.weights_filename,
+            search_dirs=weight_search_dirs(),
+        )
+    return path
+
+
+def _unpickling_detail(error: pickle.UnpicklingError) -> str:
+    # torch's message opens with generic advice (including "retry with weights_only=False",
+    # exactly what FaceLab must not do); the useful part is the line naming what was refused.
+    for line in str(error).splitlines()[1:]:
+        if "unsupported" in line.lower():
+            return f" ({line.strip()})"
+    return ""
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Load a state dict without ever running code stored in the file."""
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        # torch's weights_only loader refuses anything but tensors and plain containers.
+        raise UnsafeWeightsFileError(
+            f"{path.name} was refused: it is not a plain weights file. Either it is damaged or "
+            f"opening it would run code stored inside it{_unpickling_detail(error)}. "
+            "Use the official file, downloaded again."
+        ) from error
+    except (RuntimeError, EOFError, ValueError) as error:
+        detail = str(error) or type(error).__name__
+        raise WeightsIncompatibleError(f"{path.name} could not be read as a weights file: {detail}") from error
+    if not isinstance(loaded, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in loaded.items()
+    ):
+        raise WeightsIncompatibleError(f"{path.name} is not a state dict (a mapping of names to tensors).")
+    return dict(loaded)
+
+
+def load_backbone_state(model: nn.Module, spec: ArchSpec, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """Load everything but the classification head; the head stays freshly initialised.
+
+    Fails loudly on any key or shape that does not fit, so a wrong file never
+    half-loads into a model that then trains on random layers.
+    """
+    if spec.adapt_state_dict is not None:
+        state_dict = spec.adapt_state_dict(state_dict)
+    head_prefix = resolved_module_name(model, spec.head_path) + "."
+    # A fresh dict carries no `_metadata`, so modules take their legacy-format
+    # path: BatchNorm fills in `num_batches_tracked` that old files lack, and
+    # ViT's MLP renames `linear_1/2` keys of older torchvision files.
+    backbone_state = {key: value for key, value in state_dict.items() if not key.startswith(head_prefix)}
+    try:
+        result = model.load_state_dict(backbone_state, strict=False)
+    except RuntimeError as error:  # shape mismatches
+        raise WeightsIncompatibleError(f"Weights do not fit {spec.display_name}: {error}") from error
+    missing = [key for key in result.missing_keys if not key.startswith(head_prefix)]
+    if missing or result.unexpected_keys:
+        raise WeightsIncompatibleError(
+            f"Weights do not fit {spec.display_name}: missing {missing[:5]}"
+            f"{'...' if len(missing) > 5 else ''}, unexpected {list(result.unexpected_keys)[:5]}"
+            f"{'...' if len(result.unexpected_keys) > 5 else ''}."
+        )
+
