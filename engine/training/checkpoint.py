@@ -1,0 +1,116 @@
+"""Checkpoint files: written atomically, read back safely and strictly.
+
+A checkpoint is a dict of plain data (str, int, float, bool, None, lists, dicts)
+and tensors only, so `torch.load(..., weights_only=True)` can read it without
+unpickling arbitrary Python objects. Writing goes through `engine.storage.atomic_write`:
+a temp file in the same folder, flushed to disk, then renamed over the target (and the
+folder synced), so a crash or a full disk leaves either the old file or the new one,
+never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.storage import atomic_write
+
+FORMAT_VERSION = 1
+CHECKPOINT_KEYS = frozenset({
+    "format_version",
+    "config",          # TrainConfig.to_dict()
+    "class_names",     # list[str], index = model output
+    "arch",
+    "model_state",
+    "optimizer_state",
+    "scheduler_state",  # LrSchedule.state_dict()
+    "scaler_state",     # GradScaler.state_dict() (empty when AMP is off)
+    "early_stopping_state",
+    "epoch",            # epochs completed
+    "history",          # one metrics dict per completed epoch
+    "best",             # {"epoch", "val_loss", "val_acc"} of the lowest validation loss
+    "rng_state",        # generator states, so a resumed run continues exactly
+})
+
+
+class CheckpointError(Exception):
+    """Base class for checkpoints FaceLab will not use."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The file can only be opened by running code stored inside it."""
+
+
+class CheckpointFormatError(CheckpointError):
+    """The file is not a checkpoint this version of FaceLab understands."""
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write `payload` to `path` atomically; returns the path written."""
+    _check_keys(payload, Path(path))
+    return atomic_write(path, lambda file: torch.save(payload, file))
+
+
+def copy_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Copy a written checkpoint atomically (cheaper than serialising it again)."""
+    with open(source, "rb") as source_file:
+        return atomic_write(target, lambda file: shutil.copyfileobj(source_file, file))
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint onto the CPU, refusing anything unsafe, newer or incomplete."""
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise CheckpointFormatError(
+            f"{path} is not a FaceLab checkpoint: it is not in PyTorch's file format.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise UnsafeCheckpointError(
+            f"{path} was refused: it contains Python objects that could run code when "
+            f"opened, and FaceLab only opens checkpoints made of plain data and tensors. "
+            f"Only use checkpoints that FaceLab wrote. (Detail: {_first_detail(error)})"
+        ) from error
+    except RuntimeError as error:
+        raise CheckpointFormatError(f"{path} is damaged and cannot be read: {error}") from error
+    if not isinstance(payload, dict):
+        raise CheckpointFormatError(
+            f"{path} is not a FaceLab checkpoint: it holds a {type(payload).__name__}, "
+            f"not a dict of checkpoint fields.")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointFormatError(f"{path} is not a FaceLab checkpoint: it has no format_version.")
+    if version > FORMAT_VERSION:
+        raise CheckpointFormatError(
+            f"{path} was written by a newer FaceLab (checkpoint format {version}; this "
+            f"version reads up to {FORMAT_VERSION}). Update FaceLab to open it.")
+    _check_keys(payload, path)
+    return payload
+
+
+def _check_keys(payload: dict[str, Any], path: Path) -> None:
+    missing = sorted(CHECKPOINT_KEYS - set(payload))
+    unknown = sorted(set(payload) - CHECKPOINT_KEYS)
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unexpected {', '.join(unknown)}")
+    if problems:
+        raise CheckpointFormatError(
+            f"{path} does not have the fields of a checkpoint (format {FORMAT_VERSION}): "
+            + "; ".join(problems) + ".")
+
+
+def _first_detail(error: Exception) -> str:
+    """torch's weights_only message is a page long; its last line names the culprit."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    culprit = [line for line in lines if "Unsupported" in line]
+    return (culprit or lines or [type(error).__name__])[-1]
+

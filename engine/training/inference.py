@@ -1,0 +1,69 @@
+"""Using a trained model: rebuild it from a checkpoint, and batch predictions.
+
+Evaluation and the webcam call these; they preprocess exactly as the trainer's
+validation does (uint8 -> 0..1 -> the architecture's mean/std), so a model is
+judged on the inputs it was trained on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import engine.models as models
+from engine.data.augment import to_unit_float
+from engine.models import ArchSpec
+from engine.training.checkpoint import load_checkpoint
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    model: nn.Module  # in eval mode
+    spec: ArchSpec
+    class_names: tuple[str, ...]
+    config: dict[str, Any]
+    epoch: int
+
+
+def load_trained_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> TrainedModel:
+    """The model stored in a checkpoint (best.pt or last.pt), ready for prediction."""
+    payload = load_checkpoint(path)
+    arch, class_names = payload["arch"], tuple(payload["class_names"])
+    # pretrained=False: the checkpoint holds every weight, nothing needs to be found on disk.
+    model = models.build_model(arch, len(class_names), pretrained=False,
+                               dropout=payload["config"].get("dropout"))
+    model.load_state_dict(payload["model_state"], strict=True)
+    model.to(device).eval()
+    return TrainedModel(model=model, spec=models.get_spec(arch), class_names=class_names,
+                        config=dict(payload["config"]), epoch=int(payload["epoch"]))
+
+
+def predict_probs(model: nn.Module, x_uint8: torch.Tensor, spec: ArchSpec, batch_size: int = 64,
+                  device: str | torch.device = "cpu") -> np.ndarray:
+    """Softmax probabilities, float32 array N×classes, for uint8 images N×3×S×S.
+
+    The model is moved to `device` and used in eval mode; its previous train/eval
+    mode is restored afterwards.
+    """
+    device = torch.device(device)
+    mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
+    was_training = model.training
+    model.to(device).eval()
+    chunks = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(x_uint8), batch_size):
+                images = to_unit_float(x_uint8[start:start + batch_size].to(device))
+                logits = model((images - mean) / std)
+                chunks.append(torch.softmax(logits.float(), dim=1).cpu())
+    finally:
+        model.train(was_training)
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    return torch.cat(chunks).numpy()

@@ -1,0 +1,318 @@
+"""The training loop: one `Trainer.fit` call trains (or resumes) one run.
+
+Data never leaves tensors: the uint8 faces (already at the model's resolution) are
+indexed with a seeded permutation, copied to the device, then turned into floats,
+augmented and normalised there. No JPEG decoding per epoch, no worker processes.
+
+Failures: `fit` emits `RunFinished(status="failed", message=...)` and then re-raises
+the exception, so the job runner can still show the traceback and mark the job
+failed. Cancelling (`ctx.cancel()`, or a callback raising `Cancelled`) is not a
+failure: `fit` returns `RunFinished(status="cancelled")` within one batch, and
+`last.pt` still holds the last completed epoch for `fit(resume=True)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+import engine.models as models
+from engine.data.augment import augment_batch, to_unit_float
+from engine.storage import atomic_write_bytes
+from engine.tasks import Cancelled, TaskContext, null_context
+from engine.training.callbacks import tensorboard_callback
+from engine.training.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint
+from engine.training.config import TrainConfig
+from engine.training.device import resolve_setup, to_device
+from engine.training.events import (BatchEnded, CheckpointSaved, EpochEnded, EventCallback,
+                                    RunFinished, RunStarted, RunStatus, TrainingEvent)
+from engine.training.run_state import (RunState, build_run_state, checkpoint_payload,
+                                       is_improvement, restore_run_state)
+from engine.training.sampling import epoch_order
+
+log = logging.getLogger(__name__)
+
+BEST_CHECKPOINT = "best.pt"
+LAST_CHECKPOINT = "last.pt"
+CONFIG_FILE = "config.json"
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """The faces of one split as tensors: images N×3×S×S uint8 at the model's size."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    class_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "class_names", tuple(self.class_names))
+        for split, images, labels in (("train", self.train_x, self.train_y),
+                                      ("val", self.val_x, self.val_y)):
+            if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
+                raise ValueError(f"{split}_x must be a uint8 N×3×H×W tensor, got "
+                                 f"{images.dtype} {tuple(images.shape)}")
+            if labels.dtype != torch.int64 or labels.shape != (images.shape[0],):
+                raise ValueError(f"{split}_y must be int64 with one label per image, got "
+                                 f"{labels.dtype} {tuple(labels.shape)}")
+            if images.shape[0] == 0:
+                raise ValueError(f"The {split} split has no faces; training needs at least one.")
+            if labels.min() < 0 or labels.max() >= len(self.class_names):
+                raise ValueError(f"{split}_y has labels outside 0..{len(self.class_names) - 1}")
+        if self.train_x.shape[1:] != self.val_x.shape[1:]:
+            raise ValueError("train and val images must have the same size")
+
+    def check_input_size(self, arch: str, input_size: int) -> None:
+        height, width = self.train_x.shape[2:]
+        if (height, width) != (input_size, input_size):
+            raise ValueError(f"{arch} expects {input_size}×{input_size} images, "
+                             f"but the tensor cache holds {height}×{width}.")
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, data: TrainData, run_dir: Path, run_id: str = "",
+                 callbacks: Iterable[EventCallback] = (), ctx: TaskContext | None = None) -> None:
+        self.config = config
+        self.data = data
+        self.run_dir = Path(run_dir)
+        self.run_id = run_id or self.run_dir.name
+        self._callbacks = tuple(callbacks)
+        self._ctx = ctx or null_context()
+        self._active_callbacks: tuple[EventCallback, ...] = ()
+
+    def fit(self, resume: bool = False) -> RunFinished:
+        """Train until done, stopped early or cancelled; `resume` continues `last.pt`."""
+        board = tensorboard_callback(self.run_dir / "tensorboard")
+        self._active_callbacks = self._callbacks + ((board,) if board else ())
+        cudnn_flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+        state = None
+        try:
+            torch.backends.cudnn.deterministic = self.config.deterministic
+            # benchmark picks the fastest convolution per shape, not always the same one.
+            torch.backends.cudnn.benchmark = not self.config.deterministic
+            state = self._start(resume)
+            finished = self._finished(state, self._run_epochs(state))
+        except Cancelled:
+            finished = self._finished(state, "cancelled")
+        except Exception as error:
+            log.exception("Training run %s failed", self.run_id)
+            failed = self._finished(state, "failed", f"{type(error).__name__}: {error}")
+            with contextlib.suppress(Exception):
+                self._emit(failed)
+            raise
+        finally:
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
+        self._emit(finished)
+        return finished
+
+    # -- setup ---------------------------------------------------------------
+
+    def _start(self, resume: bool) -> RunState:
+        config, data = self.config, self.data
+        self.data.check_input_size(config.arch, models.get_spec(config.arch).input_size)
+        setup = resolve_setup(config)
+        state = build_run_state(config, data.class_names, data.train_y, setup)
+        last = self.run_dir / LAST_CHECKPOINT
+        if resume:
+            if not last.exists():
+                raise FileNotFoundError(f"Cannot resume: {last} does not exist.")
+            restore_run_state(state, load_checkpoint(last), str(last))
+            log.info("Resuming run %s after epoch %d", self.run_id, state.epoch)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        # Beside the checkpoints, readable without FaceLab.
+        config_json = json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n"
+        atomic_write_bytes(self.run_dir / CONFIG_FILE, config_json.encode("utf-8"))
+        self._emit(RunStarted(run_id=self.run_id, config=config.to_dict(),
+                              num_train=len(data.train_y), num_val=len(data.val_y),
+                              device=str(setup.device), epochs=config.epochs,
+                              start_epoch=state.epoch))
+        return state
+
+    # -- epochs --------------------------------------------------------------
+
+    def _run_epochs(self, state: RunState) -> RunStatus:
+        while state.epoch < self.config.epochs:
+            if state.stopping.should_stop:
+                return "early_stopped"
+            started = time.perf_counter()
+            lr = self._begin_epoch(state)
+            train = self._train_epoch(state, lr)
+            val = self._validate(state) if train is not None else None
+            if train is None or val is None:
+                return "cancelled"
+            (train_loss, train_acc, images_per_sec), (val_loss, val_acc) = train, val
+            state.epoch += 1
+            improved = is_improvement(val_loss, state.best["val_loss"])
+            if improved:
+                state.best = {"epoch": state.epoch, "val_loss": val_loss, "val_acc": val_acc}
+            state.stopping.observe_val_loss(val_loss)
+            state.schedule.observe_val_loss(val_loss)
+            ended = EpochEnded(epoch=state.epoch, train_loss=train_loss, train_acc=train_acc,
+                               val_loss=val_loss, val_acc=val_acc, lr=lr,
+                               seconds=time.perf_counter() - started, images_per_sec=images_per_sec)
+            state.history.append(asdict(ended))
+            # Captured before any callback runs, so the saved generators are the
+            # epoch's own, whatever a callback does.
+            payload = checkpoint_payload(state)
+            self._emit(ended)
+            self._save_checkpoints(state, payload, improved)
+        return "completed"
+
+    def _begin_epoch(self, state: RunState) -> float:
+        frozen = state.epoch < self.config.freeze_epochs
+        if frozen != state.frozen:
+            models.set_backbone_frozen(state.model, self.config.arch, frozen)
+            state.frozen = frozen
+            log.info("Epoch %d: backbone %s", state.epoch + 1, "frozen" if frozen else "unfrozen")
+        lr = state.schedule.lr_for_epoch(state.epoch)
+        for group in state.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def _train_epoch(self, state: RunState, lr: float) -> tuple[float, float, float] | None:
+        """(loss, accuracy, images/s) of one pass over the training faces; None if cancelled."""
+        config, data, model = self.config, self.data, state.model
+        model.train()
+        if state.frozen:
+            _freeze_backbone_norms(model, config.arch)
+        order = epoch_order(data.train_y, state.data_generator, state.sampler_weights)
+        num_batches = _count_batches(len(order), config.batch_size, config.limit_train_batches,
+                                     drop_single=True)
+        loss_sum, correct, seen, busy = 0.0, 0, 0, 0.0
+        for batch in range(num_batches):
+            if self._ctx.cancelled:
+                return None
+            batch_started = time.perf_counter()
+            indices = order[batch * config.batch_size:(batch + 1) * config.batch_size]
+            indices = indices.to(data.train_x.device)
+            images, labels = self._to_model_input(state, data.train_x[indices],
+                                                  data.train_y[indices], augment=True)
+            with _autocast(state):
+                logits = model(images)
+                loss = state.loss_fn(logits, labels)
+            state.optimizer.zero_grad(set_to_none=True)
+            state.scaler.scale(loss).backward()
+            state.scaler.step(state.optimizer)
+            state.scaler.update()
+            # One device->host copy for both numbers; it also waits for the GPU, so
+            # the batch timing below is real.
+            batch_correct = (logits.argmax(dim=1) == labels).sum()
+            batch_loss, batch_correct = torch.stack([loss.detach().float(), batch_correct.float()]).tolist()
+            if not math.isfinite(batch_loss):
+                raise FloatingPointError(
+                    f"The loss became {batch_loss} in epoch {state.epoch + 1}, batch {batch + 1}: "
+                    f"training diverged. Try a lower learning rate.")
+            count = len(labels)
+            correct += int(batch_correct)
+            loss_sum += batch_loss * count
+            seen += count
+            seconds = time.perf_counter() - batch_started
+            busy += seconds
+            self._emit(BatchEnded(epoch=state.epoch + 1, batch=batch + 1, num_batches=num_batches,
+                                  loss=batch_loss, images_per_sec=count / max(seconds, 1e-9), lr=lr))
+            self._ctx.report("train", state.epoch * num_batches + batch + 1,
+                             config.epochs * num_batches, f"epoch {state.epoch + 1}/{config.epochs}")
+        return loss_sum / seen, correct / seen, seen / max(busy, 1e-9)
+
+    def _validate(self, state: RunState) -> tuple[float, float] | None:
+        """(loss, accuracy) on the validation faces, un-augmented; None if cancelled.
+
+        The loss is plain cross-entropy (no class weights, no label smoothing) so
+        that runs with different settings are compared on the same measure.
+        """
+        config, data, model = self.config, self.data, state.model
+        model.eval()
+        size = config.batch_size
+        num_batches = _count_batches(len(data.val_y), size, config.limit_val_batches, drop_single=False)
+        loss_sum = torch.zeros((), device=state.setup.device)
+        correct = torch.zeros((), device=state.setup.device, dtype=torch.int64)
+        seen = 0
+        with torch.inference_mode():
+            for batch in range(num_batches):
+                if self._ctx.cancelled:
+                    return None
+                rows = slice(batch * size, (batch + 1) * size)
+                images, labels = self._to_model_input(state, data.val_x[rows], data.val_y[rows],
+                                                      augment=False)
+                with _autocast(state):
+                    logits = model(images)
+                loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum")
+                correct += (logits.argmax(dim=1) == labels).sum()
+                seen += len(labels)
+        return loss_sum.item() / seen, correct.item() / seen
+
+    def _to_model_input(self, state: RunState, images: torch.Tensor, labels: torch.Tensor,
+                        augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        images = to_unit_float(to_device(images, state.setup))
+        labels = to_device(labels, state.setup)
+        if augment:
+            images = augment_batch(images, state.preset, state.augment_generator)
+        images = (images - state.mean) / state.std
+        if state.setup.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images, labels
+
+    # -- results -------------------------------------------------------------
+
+    def _save_checkpoints(self, state: RunState, payload: dict, improved: bool) -> None:
+        last = save_checkpoint(self.run_dir / LAST_CHECKPOINT, payload)
+        self._emit(CheckpointSaved(epoch=state.epoch, path=str(last), kind="last"))
+        if improved:
+            best = copy_checkpoint(last, self.run_dir / BEST_CHECKPOINT)
+            self._emit(CheckpointSaved(epoch=state.epoch, path=str(best), kind="best"))
+
+    def _finished(self, state: RunState | None, status: RunStatus, message: str = "") -> RunFinished:
+        epochs_done = state.epoch if state else 0
+        best = state.best if state else {"epoch": None, "val_loss": None, "val_acc": None}
+        if not message:
+            message = {
+                "completed": f"Trained {epochs_done} epochs.",
+                "early_stopped": f"Stopped early after epoch {epochs_done}: validation loss "
+                                 f"stopped improving (best at epoch {best['epoch']}).",
+                "cancelled": (f"Cancelled; {LAST_CHECKPOINT} holds epoch {epochs_done}." if epochs_done
+                              else "Cancelled before the first epoch ended; nothing was saved."),
+            }.get(status, "")
+        log.info("Run %s %s: %s", self.run_id, status, message)
+        return RunFinished(status=status, epochs_done=epochs_done, best_epoch=best["epoch"],
+                           best_val_loss=best["val_loss"], best_val_acc=best["val_acc"],
+                           message=message)
+
+    def _emit(self, event: TrainingEvent) -> None:
+        for callback in self._active_callbacks:
+            callback(event)
+
+
+def _count_batches(count: int, batch_size: int, limit: int | None, drop_single: bool) -> int:
+    full, rest = divmod(count, batch_size)
+    # A last training batch of one face is dropped (it is reshuffled into the next
+    # epoch): BatchNorm cannot compute statistics over a single image.
+    keep_rest = rest > 1 or (rest == 1 and not (drop_single and full > 0))
+    batches = full + int(keep_rest)
+    return batches if limit is None else min(batches, limit)
+
+
+def _autocast(state: RunState) -> contextlib.AbstractContextManager:
+    if state.setup.amp_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(state.setup.device.type, dtype=state.setup.amp_dtype)
+
+
+def _freeze_backbone_norms(model: torch.nn.Module, arch: str) -> None:
+    """Keep a frozen backbone's BatchNorm statistics as pretrained: `requires_grad`
+    alone does not stop train mode from updating running means on the new faces."""
+    head = {id(parameter) for parameter in models.head_parameters(model, arch)}
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            if not any(id(parameter) in head for parameter in module.parameters()):
+                module.eval()
