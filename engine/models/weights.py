@@ -9,7 +9,6 @@ which file to fetch and where it goes.
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import platformdirs
 import torch
 from torch import nn
 
+from engine.safe_load import PickledCodeRefused, load_plain_torch_file
 from engine.models.errors import (
     UnsafeWeightsFileError,
     WeightsIncompatibleError,
@@ -143,24 +143,14 @@ def require_weights_file(spec: ArchSpec) -> Path:
     return path
 
 
-def _unpickling_detail(error: pickle.UnpicklingError) -> str:
-    # torch's message opens with generic advice (including "retry with weights_only=False",
-    # exactly what FaceLab must not do); the useful part is the line naming what was refused.
-    for line in str(error).splitlines()[1:]:
-        if "unsupported" in line.lower():
-            return f" ({line.strip()})"
-    return ""
-
-
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Load a state dict without ever running code stored in the file."""
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        # torch's weights_only loader refuses anything but tensors and plain containers.
+        loaded = load_plain_torch_file(path)
+    except PickledCodeRefused as error:
         raise UnsafeWeightsFileError(
             f"{path.name} was refused: it is not a plain weights file. Either it is damaged or "
-            f"opening it would run code stored inside it{_unpickling_detail(error)}. "
+            f"opening it would run code stored inside it ({error.culprit}). "
             "Use the official file, downloaded again."
         ) from error
     except (RuntimeError, EOFError, ValueError) as error:

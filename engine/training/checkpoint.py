@@ -11,7 +11,6 @@ never half of one.
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 import zipfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import torch
 
+from engine.safe_load import PickledCodeRefused, load_plain_torch_file
 from engine.storage import atomic_write
 
 FORMAT_VERSION = 1
@@ -70,12 +70,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointFormatError(
             f"{path} is not a FaceLab checkpoint: it is not in PyTorch's file format.")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
+        payload = load_plain_torch_file(path)
+    except PickledCodeRefused as error:
         raise UnsafeCheckpointError(
             f"{path} was refused: it contains Python objects that could run code when "
             f"opened, and FaceLab only opens checkpoints made of plain data and tensors. "
-            f"Only use checkpoints that FaceLab wrote. (Detail: {_first_detail(error)})"
+            f"Only use checkpoints that FaceLab wrote. (Detail: {error.culprit})"
         ) from error
     except RuntimeError as error:
         raise CheckpointFormatError(f"{path} is damaged and cannot be read: {error}") from error
@@ -106,11 +106,3 @@ def _check_keys(payload: dict[str, Any], path: Path) -> None:
         raise CheckpointFormatError(
             f"{path} does not have the fields of a checkpoint (format {FORMAT_VERSION}): "
             + "; ".join(problems) + ".")
-
-
-def _first_detail(error: Exception) -> str:
-    """torch's weights_only message is a page long; its last line names the culprit."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    culprit = [line for line in lines if "Unsupported" in line]
-    return (culprit or lines or [type(error).__name__])[-1]
-
