@@ -8,12 +8,12 @@ Subcommands print; the engine itself only logs.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import signal
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from engine.catalog import CatalogError
@@ -22,6 +22,10 @@ from engine.tasks import Progress, TaskContext
 log = logging.getLogger("facelab")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+# Each module adds its subcommands with register(subparsers); heavy imports stay inside
+# the command functions so `facelab --help` is instant.
+COMMAND_MODULES = ("engine.cli_training", "engine.cli_models")
 
 
 class ProgressBars:
@@ -75,13 +79,13 @@ def cli_task() -> Iterator[TaskContext]:
             signal.signal(signal.SIGINT, previous)
 
 
-def _open_project(path: str):
+def open_project(path: str, readonly: bool = False):
     from engine.project import Project
 
-    return Project.open(path)
+    return Project.open(path, readonly=readonly)
 
 
-def _print_skipped(skipped: dict[str, str]) -> None:
+def print_skipped(skipped: dict[str, str]) -> None:
     for path, reason in skipped.items():
         print(f"skipped: {path}: {reason}", file=sys.stderr)
 
@@ -98,10 +102,10 @@ def cmd_new(args) -> int:
 def cmd_import(args) -> int:
     from engine.ingest import import_paths
 
-    with _open_project(args.dir) as project, cli_task() as ctx:
+    with open_project(args.dir) as project, cli_task() as ctx:
         report = import_paths(project, args.paths, labels_from_folders=args.labels_from_folders,
                               ctx=ctx)
-        _print_skipped(report.skipped)
+        print_skipped(report.skipped)
         print(f"imported {report.added} new photo(s); {report.already_imported} already in the "
               f"project, {report.duplicates} duplicate(s), {report.relocated} relocated, "
               f"{len(report.skipped)} skipped")
@@ -116,7 +120,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_crop(args) -> int:
-    with _open_project(args.dir) as project, cli_task() as ctx:
+    with open_project(args.dir) as project, cli_task() as ctx:
         return _crop(project, args, ctx)
 
 
@@ -127,7 +131,7 @@ def _crop(project, args, ctx: TaskContext) -> int:
     report = crop_pending(project, settings, ctx=ctx, workers=args.workers)
     if report.notice:
         print(f"note: {report.notice}", file=sys.stderr)
-    _print_skipped(report.errors)
+    print_skipped(report.errors)
     print(f"cropped {report.photos} photo(s): {report.faces} face(s), "
           f"{report.no_face} without a face (kept whole), {len(report.errors)} unreadable")
     if report.cancelled:
@@ -150,7 +154,7 @@ def cmd_stats(args) -> int:
           f"{stats['pending_photos']} waiting to be cropped")
     for name, count in stats["persons"].items():
         print(f"  {name}: {count}")
-    _print_skipped(stats["skipped"])
+    print_skipped(stats["skipped"])
     return EXIT_OK
 
 
@@ -204,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start the demo project afresh")
     p.add_argument("--no-gui", action="store_true", help="print its stats instead")
     p.set_defaults(func=cmd_demo)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 
@@ -221,6 +228,17 @@ def _add_crop_options(p: argparse.ArgumentParser) -> None:
                    help="worker processes (default: one per core)")
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors whose message is written for the user (wrong input, missing file...)."""
+    from engine.export import ExportError
+    from engine.models.errors import WeightsError
+    from engine.training.checkpoint import CheckpointError
+
+    # ValueError: config validation and unknown names, each message naming the problem.
+    return (CatalogError, WeightsError, CheckpointError, ExportError, ValueError,
+            FileNotFoundError)
+
+
 def main(argv: Sequence[str] | None = None,
          launch_gui: Callable[[list[str]], int] | None = None) -> int:
     parser = build_parser()
@@ -235,7 +253,7 @@ def main(argv: Sequence[str] | None = None,
         return launch_gui([])
     try:
         return args.func(args)
-    except CatalogError as exc:  # includes ProjectError: already worded for the user
+    except user_errors() as exc:  # already worded for the user: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -53,3 +53,39 @@ def project(tmp_path):
 
     with Project.create(tmp_path / "project") as proj:
         yield proj
+
+
+@pytest.fixture(scope="session")
+def cropped_5celeb(datasets, tmp_path_factory) -> Path:
+    """A project with ../shared/datasets/5celeb imported (labels from folders) and
+    cropped, built once per test session. Tests that change it work on a copy
+    (`project_copy`)."""
+    from engine.ingest import crop_pending, import_paths
+    from engine.project import Project
+
+    root = tmp_path_factory.mktemp("shared-5celeb") / "project"
+    with Project.create(root) as project:
+        import_paths(project, [datasets / "5celeb"], labels_from_folders=True)
+        crop_pending(project)
+    return root
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """Copy a built project folder into this test's tmp_path and open it."""
+    import shutil
+
+    from engine.project import Project
+
+    opened = []
+
+    def make(source: Path):
+        target = tmp_path / source.name
+        shutil.copytree(source, target)
+        project = Project.open(target)
+        opened.append(project)
+        return project
+
+    yield make
+    for project in opened:
+        project.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from engine.catalog.db import CatalogError, Database
+from engine.catalog.runs import RunStore
 
 LABEL_SOURCES = ("import", "user", "model")
 
@@ -67,6 +68,15 @@ class Face:
 
 
 @dataclass(frozen=True)
+class Split:
+    id: int
+    name: str
+    seed: int
+    test_fraction: float
+    val_fraction: float
+
+
+@dataclass(frozen=True)
 class LabelChange:
     """What an undo/redo (or a relabel) changed: views refresh these faces."""
     action_id: int
@@ -90,6 +100,27 @@ def _face_from_row(row) -> Face:
         label_source=row["source"])
 
 
+def _face_filter(*, person_id: int | None = None, unlabelled: bool = False,
+                 photo_id: int | None = None, whole_image: bool | None = None,
+                 include_rejected: bool = False) -> tuple[str, list]:
+    """The WHERE clause (with its arguments) shared by the face queries."""
+    where, args = [], []
+    if person_id is not None:
+        where.append("l.person_id = ?")
+        args.append(person_id)
+    if unlabelled:
+        where.append("l.person_id IS NULL")
+    if photo_id is not None:
+        where.append("f.photo_id = ?")
+        args.append(photo_id)
+    if whole_image is not None:
+        where.append("f.whole_image = ?")
+        args.append(int(whole_image))
+    if not include_rejected:
+        where.append("f.rejected = 0")
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
 def _photo_from_row(row) -> Photo:
     return Photo(**{k: row[k] for k in Photo.__dataclass_fields__})
 
@@ -97,6 +128,7 @@ def _photo_from_row(row) -> Photo:
 class Catalog:
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.db = Database(path, readonly=readonly)
+        self.runs = RunStore(self.db)
 
     @property
     def path(self) -> Path:
@@ -133,6 +165,49 @@ class Catalog:
         with self.db.write() as conn:
             conn.execute("UPDATE persons SET name = ? WHERE id = ?", (new_name, person_id))
         return Person(person_id, new_name)
+
+    def merge_persons(self, source_id: int, target_id: int) -> tuple[int, ...]:
+        """Give every face of ``source_id`` to ``target_id`` and remove ``source_id``.
+
+        Not an undoable label action (the source person is gone, so an undo could not
+        restore it); instead the label history is rewritten to name the target, so
+        older actions still undo and redo. Returns the faces whose label changed.
+        """
+        if source_id == target_id:
+            raise CatalogError("A person cannot be merged into itself")
+        with self.db.write() as conn:
+            if self._person_name(conn, target_id) is None:
+                raise CatalogError(f"No person with id {target_id}")
+            moved = tuple(r[0] for r in conn.execute(
+                "SELECT face_id FROM face_labels WHERE person_id = ? ORDER BY face_id",
+                (source_id,)))
+            conn.execute("UPDATE face_labels SET person_id = ? WHERE person_id = ?",
+                         (target_id, source_id))
+            self._rewrite_person_history(conn, source_id, target_id)
+            conn.execute("UPDATE photos SET import_person_id = ? WHERE import_person_id = ?",
+                         (target_id, source_id))
+            conn.execute("DELETE FROM persons WHERE id = ?", (source_id,))
+        return moved
+
+    def delete_person(self, person_id: int) -> tuple[int, ...]:
+        """Remove a person; their faces become unlabelled. Like a merge, not undoable:
+        the history is rewritten so that older actions no longer name the person."""
+        with self.db.write() as conn:
+            unlabelled = tuple(r[0] for r in conn.execute(
+                "SELECT face_id FROM face_labels WHERE person_id = ? ORDER BY face_id",
+                (person_id,)))
+            self._rewrite_person_history(conn, person_id, None)
+            # face_labels rows go with the person (ON DELETE CASCADE), photos' import
+            # person is set to NULL.
+            conn.execute("DELETE FROM persons WHERE id = ?", (person_id,))
+        return unlabelled
+
+    @staticmethod
+    def _rewrite_person_history(conn, old_id: int, new_id: int | None) -> None:
+        for column, source in (("old_person_id", "old_source"), ("new_person_id", "new_source")):
+            conn.execute(f"UPDATE label_changes SET {column} = ?, "
+                         f"{source} = CASE WHEN ? IS NULL THEN NULL ELSE {source} END "
+                         f"WHERE {column} = ?", (new_id, new_id, old_id))
 
     def person_counts(self) -> dict[str, int]:
         """Labelled, non-rejected faces per person (persons with none included)."""
@@ -259,20 +334,32 @@ class Catalog:
 
     def faces(self, *, person_id: int | None = None, unlabelled: bool = False,
               photo_id: int | None = None, include_rejected: bool = False) -> list[Face]:
-        where, args = [], []
-        if person_id is not None:
-            where.append("l.person_id = ?")
-            args.append(person_id)
-        if unlabelled:
-            where.append("l.person_id IS NULL")
-        if photo_id is not None:
-            where.append("f.photo_id = ?")
-            args.append(photo_id)
-        if not include_rejected:
-            where.append("f.rejected = 0")
+        where, args = _face_filter(person_id=person_id, unlabelled=unlabelled,
+                                   photo_id=photo_id, include_rejected=include_rejected)
         sql = (f"SELECT {_FACE_COLUMNS} FROM faces f LEFT JOIN face_labels l ON l.face_id = f.id"
-               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY f.id")
+               + where + " ORDER BY f.id")
         return [_face_from_row(r) for r in self.db.conn.execute(sql, args)]
+
+    def face_ids(self, *, person_id: int | None = None, unlabelled: bool = False,
+                 whole_image: bool | None = None, include_rejected: bool = False) -> list[int]:
+        """Ids only, in face order: what a 20,000-face grid needs up front (rows are
+        fetched later, a page at a time, with :meth:`faces_by_ids`)."""
+        where, args = _face_filter(person_id=person_id, unlabelled=unlabelled,
+                                   whole_image=whole_image, include_rejected=include_rejected)
+        sql = ("SELECT f.id FROM faces f LEFT JOIN face_labels l ON l.face_id = f.id"
+               + where + " ORDER BY f.id")
+        return [r[0] for r in self.db.conn.execute(sql, args)]
+
+    def faces_by_ids(self, face_ids: Iterable[int]) -> list[Face]:
+        """The faces that still exist among ``face_ids`` (rejected ones included)."""
+        ids = list(face_ids)
+        out: list[Face] = []
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 900]
+            out += [_face_from_row(r) for r in self.db.conn.execute(
+                f"SELECT {_FACE_COLUMNS} FROM faces f LEFT JOIN face_labels l "
+                f"ON l.face_id = f.id WHERE f.id IN ({','.join('?' * len(chunk))})", chunk)]
+        return out
 
     def labelled_faces(self) -> list[tuple[int, int, str]]:
         """(face_id, person_id, crop_path) of every usable labelled face: training data."""
@@ -388,6 +475,30 @@ class Catalog:
         row = conn.execute("SELECT name FROM persons WHERE id = ?", (person_id,)).fetchone()
         return row[0] if row else None
 
+    # ------------------------------------------------------------------ splits
+    def split(self, name: str) -> Split | None:
+        row = self.db.conn.execute("SELECT * FROM splits WHERE name = ?", (name,)).fetchone()
+        return Split(row["id"], row["name"], row["seed"], row["test_fraction"],
+                     row["val_fraction"]) if row else None
+
+    def create_split(self, name: str, seed: int, test_fraction: float,
+                     val_fraction: float) -> Split:
+        with self.db.write() as conn:
+            cur = conn.execute("""INSERT INTO splits(name, seed, test_fraction, val_fraction,
+                                  created_at) VALUES (?, ?, ?, ?, ?)""",
+                               (name, seed, test_fraction, val_fraction, time.time()))
+        return Split(int(cur.lastrowid), name, seed, test_fraction, val_fraction)
+
+    def split_assignments(self, split_id: int) -> dict[int, str]:
+        """face_id -> 'train' | 'val' | 'test' for every face ever assigned."""
+        return dict(self.db.conn.execute(
+            "SELECT face_id, subset FROM split_members WHERE split_id = ?", (split_id,)).fetchall())
+
+    def add_split_members(self, split_id: int, assignments: Iterable[tuple[int, str]]) -> None:
+        with self.db.write() as conn:
+            conn.executemany("INSERT INTO split_members(split_id, face_id, subset) VALUES (?,?,?)",
+                             [(split_id, f, subset) for f, subset in assignments])
+
     # ----------------------------------------------------------- skipped files
     def record_skipped(self, path: str, reason: str) -> None:
         with self.db.write() as conn:
@@ -403,6 +514,23 @@ class Catalog:
                 "SELECT path, error FROM photos WHERE status IN ('error', 'missing') ORDER BY path"):
             out[r[0]] = r[1] or "unreadable"
         return out
+
+    # ---------------------------------------------------------------- settings
+    def get_setting(self, key: str) -> str | None:
+        """The JSON text stored under ``key``, or None if it was never set."""
+        row = self.db.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value_json: str) -> None:
+        """Store ``value_json`` (JSON text) under ``key``, replacing any earlier value."""
+        try:
+            json.loads(value_json)
+        except (TypeError, ValueError) as exc:  # checked here: a bad value would break readers
+            raise CatalogError(f"Setting {key!r} must be JSON text ({exc})") from exc
+        with self.db.write() as conn:
+            conn.execute("""INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?)
+                            ON CONFLICT(key) DO UPDATE SET value = excluded.value,
+                            updated_at = excluded.updated_at""", (key, value_json, time.time()))
 
     # ------------------------------------------------------------------- stats
     def stats(self) -> dict:

@@ -99,6 +99,60 @@ MIGRATIONS: tuple[str, ...] = (
         at REAL NOT NULL
     );
     """,
+    # 2: training runs with per-epoch metrics and evaluations; suspicious labels.
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        arch TEXT NOT NULL,
+        split_id INTEGER REFERENCES splits(id) ON DELETE SET NULL,
+        config TEXT NOT NULL,            -- JSON of TrainConfig.to_dict()
+        persons TEXT NOT NULL,           -- JSON list: the model's output order
+        -- interrupted: was running when its process died; it can be resumed.
+        status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'early_stopped',
+                                               'cancelled', 'failed', 'interrupted')),
+        message TEXT,
+        run_dir TEXT NOT NULL,           -- relative to the project folder
+        sweep_id TEXT,                   -- runs trained by one hyperparameter sweep
+        pid INTEGER,                     -- the process training it, while running
+        created_at REAL NOT NULL,
+        finished_at REAL,
+        best_epoch INTEGER,
+        best_val_loss REAL,
+        best_val_acc REAL
+    );
+    CREATE TABLE run_epochs (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,
+        train_loss REAL, train_acc REAL, val_loss REAL, val_acc REAL,
+        lr REAL, seconds REAL, images_per_sec REAL,
+        PRIMARY KEY (run_id, epoch)
+    );
+    CREATE TABLE run_evaluations (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        subset TEXT NOT NULL CHECK (subset IN ('val', 'test')),
+        report TEXT NOT NULL,            -- JSON of EvaluationReport.to_dict()
+        created_at REAL NOT NULL,
+        PRIMARY KEY (run_id, subset)
+    );
+    CREATE TABLE label_issues (
+        face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+        score REAL NOT NULL,             -- higher = more likely mislabelled
+        given_person_id INTEGER REFERENCES persons(id) ON DELETE CASCADE,
+        suggested_person_id INTEGER REFERENCES persons(id) ON DELETE SET NULL,
+        status TEXT NOT NULL DEFAULT 'suspicious'
+            CHECK (status IN ('suspicious', 'accepted', 'rejected')),
+        found_at REAL NOT NULL
+    );
+    """,
+    # 3: project settings that later steps must repeat, e.g. the crop settings used at
+    # import, which prediction must use again to cut faces the way the model saw them.
+    """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,             -- JSON
+        updated_at REAL NOT NULL
+    );
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

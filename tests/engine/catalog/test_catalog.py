@@ -196,3 +196,58 @@ def test_readers_never_see_half_a_relabel_while_a_writer_commits(tmp_path):
     writer.close()
     assert not errors, errors[0]
     assert reads[0] > 10
+
+
+def test_face_ids_and_faces_by_ids_follow_the_filters(catalog):
+    faces = _add_photo_with_faces(catalog, 3)
+    whole = catalog.add_photo(path="w.jpg", sha256="sha-w", size_bytes=1, width=10, height=10,
+                              format="JPEG", exif_orientation=1, import_person_id=None)
+    [whole_face] = catalog.store_faces(whole, [NewFace((0, 0, 10, 10), None, None, True,
+                                                       "crops/w.jpg", "thumbs/w.jpg")], None)
+    alice = catalog.ensure_person("Alice")
+    catalog.set_labels(faces[:1], alice.id)
+    catalog.set_rejected([faces[2]])
+
+    assert catalog.face_ids() == [faces[0], faces[1], whole_face]
+    assert catalog.face_ids(person_id=alice.id) == [faces[0]]
+    assert catalog.face_ids(unlabelled=True) == [faces[1], whole_face]
+    assert catalog.face_ids(whole_image=True) == [whole_face]
+    assert catalog.face_ids(include_rejected=True) == faces + [whole_face]
+    by_id = {f.id: f for f in catalog.faces_by_ids([faces[2], faces[0], 10_000])}
+    assert set(by_id) == {faces[0], faces[2]}
+    assert by_id[faces[0]].person_id == alice.id and by_id[faces[2]].rejected
+
+
+def test_merge_persons_moves_faces_and_keeps_older_actions_undoable(catalog):
+    faces = _add_photo_with_faces(catalog, 3)
+    alice, alicia, bob = (catalog.ensure_person(n) for n in ("Alice", "Alicia", "Bob"))
+    catalog.set_labels(faces[:2], alicia.id)
+    catalog.set_labels(faces[2:], bob.id)
+
+    moved = catalog.merge_persons(alicia.id, alice.id)
+
+    assert moved == tuple(faces[:2])
+    assert [p.name for p in catalog.persons()] == ["Alice", "Bob"]
+    assert catalog.person_counts() == {"Alice": 2, "Bob": 1}
+    catalog.undo()  # Bob's label
+    catalog.undo()  # the Alicia label, now rewritten to Alice: back to unlabelled
+    assert [f.person_id for f in catalog.faces()] == [None, None, None]
+    catalog.redo()
+    assert [f.person_id for f in catalog.faces()] == [alice.id, alice.id, None]
+    with pytest.raises(CatalogError):
+        catalog.merge_persons(alice.id, alice.id)
+
+
+def test_delete_person_unlabels_faces_and_history_stays_consistent(catalog):
+    faces = _add_photo_with_faces(catalog, 2)
+    alice, bob = catalog.ensure_person("Alice"), catalog.ensure_person("Bob")
+    catalog.set_labels(faces, alice.id)
+    catalog.set_labels(faces[:1], bob.id)
+
+    assert catalog.delete_person(alice.id) == (faces[1],)
+
+    assert [f.person_id for f in catalog.faces()] == [bob.id, None]
+    catalog.undo()  # Bob -> what was Alice, now unlabelled
+    assert [f.person_id for f in catalog.faces()] == [None, None]
+    catalog.redo()
+    assert [f.person_id for f in catalog.faces()] == [bob.id, None]

@@ -1,0 +1,153 @@
+"""Training runs of a project: split -> tensor cache -> Trainer -> catalog -> evaluation.
+
+The Trainer knows nothing of projects; this module feeds it the project's split as
+tensors and records the run in the catalog as it goes (config at the start, each
+epoch as it ends, the status at the end), so any run can be reopened, compared and
+resumed, even after the process was killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from engine.catalog import CatalogError, EpochRecord, RunRecord
+from engine.data.cache import load_face_tensors
+from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split
+from engine.evaluation.metrics import EvaluationReport
+from engine.models import get_spec, weight_search_dirs, weights_status
+from engine.models.errors import WeightsUnavailableError
+from engine.project import Project
+from engine.tasks import TaskContext, null_context
+from engine.training.config import TrainConfig
+from engine.training.events import EpochEnded, RunFinished, TrainingEvent
+from engine.training.trainer import TrainData, Trainer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    finished: RunFinished
+    report: EvaluationReport | None  # on the test subset, when the run produced a model
+
+
+def new_run_id(arch: str) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{arch}-{secrets.token_hex(2)}"
+
+
+def _class_names(catalog, split: SplitData) -> tuple[list[str], dict[int, int]]:
+    """Persons with at least one training face, by name: the model's output order."""
+    names = {p.id: p.name for p in catalog.persons()}
+    present = sorted({person for _, person in split.train}, key=lambda p: names[p].lower())
+    if len(present) < 2:
+        raise CatalogError("Training needs labelled faces of at least 2 persons "
+                           f"(this project has {len(present)}).")
+    return [names[p] for p in present], {p: i for i, p in enumerate(present)}
+
+
+def _tensors(project: Project, pairs, index_of: dict[int, int], size: int, ctx):
+    import torch
+
+    kept = [(f, index_of[p]) for f, p in pairs if p in index_of]
+    x = load_face_tensors(project, [f for f, _ in kept], size, ctx)
+    y = torch.tensor([label for _, label in kept], dtype=torch.int64)
+    return x, y, [f for f, _ in kept]
+
+
+class _CatalogRecorder:
+    """Commits each epoch and the final status as they happen."""
+
+    def __init__(self, project: Project, run_id: str) -> None:
+        self.runs = project.catalog.runs
+        self.run_id = run_id
+
+    def __call__(self, event: TrainingEvent) -> None:
+        if isinstance(event, EpochEnded):
+            self.runs.record_epoch(self.run_id, EpochRecord(
+                event.epoch, event.train_loss, event.train_acc, event.val_loss, event.val_acc,
+                event.lr, event.seconds, event.images_per_sec))
+        elif isinstance(event, RunFinished):
+            self.runs.finish(self.run_id, event.status, message=event.message,
+                             best_epoch=event.best_epoch, best_val_loss=event.best_val_loss,
+                             best_val_acc=event.best_val_acc)
+
+
+def prepare_data(project: Project, split: SplitData, persons: Sequence[str] | None,
+                 size: int, ctx: TaskContext) -> tuple[TrainData, list[str]]:
+    catalog = project.catalog
+    if persons is None:
+        persons, index_of = _class_names(catalog, split)
+    else:
+        ids = {p.name: p.id for p in catalog.persons()}
+        index_of = {ids[name]: i for i, name in enumerate(persons) if name in ids}
+    train_x, train_y, _ = _tensors(project, split.train, index_of, size, ctx)
+    val_x, val_y, _ = _tensors(project, split.val, index_of, size, ctx)
+    return TrainData(train_x, train_y, val_x, val_y, tuple(persons)), list(persons)
+
+
+def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAULT_SPLIT,
+              callbacks: Sequence[Callable[[TrainingEvent], None]] = (),
+              ctx: TaskContext | None = None, sweep_id: str | None = None,
+              evaluate: bool = True) -> RunResult:
+    """Train ``config`` on the project's split, recording everything in the catalog."""
+    ctx = ctx or null_context()
+    spec = get_spec(config.arch)
+    if config.pretrained:
+        status = weights_status(config.arch)
+        if not status.available:  # before a run is recorded: nothing was attempted
+            raise WeightsUnavailableError(status.message + " Or train from scratch (--scratch).",
+                                          arch=config.arch, filename=status.filename,
+                                          search_dirs=weight_search_dirs())
+    split = ensure_split(project.catalog, split_name)
+    data, persons = prepare_data(project, split, None, spec.input_size, ctx)
+    run_id = new_run_id(config.arch)
+    run_dir = project.runs_dir / run_id
+    project.catalog.runs.create(run_id=run_id, arch=config.arch, split_id=split.split.id,
+                                config=config.to_dict(), persons=persons,
+                                run_dir=project.stored_path(run_dir), sweep_id=sweep_id)
+    return _fit(project, config, data, run_id, callbacks, ctx, resume=False, evaluate=evaluate)
+
+
+def resume_run(project: Project, run_id: str, *,
+               callbacks: Sequence[Callable[[TrainingEvent], None]] = (),
+               ctx: TaskContext | None = None, evaluate: bool = True) -> RunResult:
+    """Continue a cancelled or interrupted run from its last checkpoint."""
+    ctx = ctx or null_context()
+    record = project.catalog.runs.get(run_id)
+    if record.status in ("completed", "early_stopped"):
+        raise CatalogError(f"Run {run_id} already finished ({record.status}); nothing to resume")
+    config = TrainConfig.from_dict(record.config)
+    split = _split_of(project, record)
+    data, _ = prepare_data(project, split, record.persons, get_spec(config.arch).input_size, ctx)
+    project.catalog.runs.set_running(run_id)
+    return _fit(project, config, data, run_id, callbacks, ctx, resume=True, evaluate=evaluate)
+
+
+def _split_of(project: Project, record: RunRecord) -> SplitData:
+    row = project.catalog.db.conn.execute("SELECT name FROM splits WHERE id = ?",
+                                          (record.split_id,)).fetchone()
+    if row is None:
+        raise CatalogError(f"Run {record.id}'s split was deleted; it cannot be resumed")
+    return ensure_split(project.catalog, row[0])
+
+
+def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, callbacks,
+         ctx: TaskContext, *, resume: bool, evaluate: bool) -> RunResult:
+    record = project.catalog.runs.get(run_id)
+    trainer = Trainer(config, data, project.resolve(record.run_dir), run_id=run_id,
+                      callbacks=[_CatalogRecorder(project, run_id), *callbacks], ctx=ctx)
+    # A failure raises after the trainer has recorded status "failed" through the recorder.
+    finished = trainer.fit(resume=resume)
+    report = None
+    # A cancelled run is not evaluated: the user asked to stop (`facelab evaluate` can
+    # still score its best checkpoint later).
+    if evaluate and finished.status in ("completed", "early_stopped"):
+        from engine.evaluation.runs import evaluate_run
+
+        report = evaluate_run(project, run_id, ctx=ctx)
+    return RunResult(run_id, finished, report)
