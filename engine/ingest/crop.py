@@ -13,6 +13,8 @@ photo by photo from the calling thread: a cancelled or killed crop leaves the re
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import math
 import os
@@ -25,11 +27,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.catalog import NewFace, Photo
+from engine.catalog import CatalogError, NewFace, Photo
 from engine.ingest.detect import FaceDetector, make_detector, resolve_detector
-from engine.ingest.images import ImageReadError, decode
+from engine.ingest.images import ImageReadError, decode, read_bytes, resize_long_side
 from engine.project import Project
-from engine.storage import atomic_write_bytes
+from engine.storage import atomic_write
 from engine.tasks import Cancelled, TaskContext, null_context
 
 log = logging.getLogger(__name__)
@@ -106,11 +108,7 @@ def letterbox(image: np.ndarray, out_size: int) -> np.ndarray:
 
 
 def _save_jpeg(path: Path, rgb: np.ndarray, quality: int) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write(path, lambda file: Image.fromarray(rgb).save(file, "JPEG", quality=quality))
 
 
 def _write_sample(root: Path, sha256: str, index: int, crop: np.ndarray,
@@ -125,6 +123,85 @@ def _write_sample(root: Path, sha256: str, index: int, crop: np.ndarray,
     return f"crops/{name}", f"thumbs/{name}"
 
 
+def _crop_source(path: Path, data: bytes, small: np.ndarray, scale: float,
+                 boxes: list[tuple[float, float, float, float]], full_size: tuple[int, int],
+                 settings: CropSettings) -> tuple[np.ndarray, float]:
+    """The image to cut crops from, and its scale relative to the full-size photo.
+
+    Crops are cut at full resolution *as needed*: from the smallest decode in which every
+    crop region still spans at least ``crop_size`` pixels. When the faces are large in the
+    detection image (the common case for 12 MP photos) that image already holds more
+    pixels than the crop keeps, so a second decode would only be downsampled away; small
+    faces get a larger (up to full-size) decode. The crop is then the same as one cut
+    from the full-size photo and resized, minus the full decode.
+    """
+    if scale >= 1.0:
+        return small, 1.0
+    sides = [max(x2 - x1, y2 - y1) * (1.0 + settings.margin) for x1, y1, x2, y2 in boxes]
+    needed = settings.crop_size / min(sides) if sides else (
+        settings.crop_size / max(full_size))
+    if needed <= scale:
+        return small, scale
+    if needed >= 0.5:  # DCT scaling gives 1/2 at best: beyond that, decode full size
+        return decode(path, data)[0], 1.0
+    larger, larger_scale = decode(path, data, min_long_side=math.ceil(max(full_size) * needed))
+    return larger, larger_scale
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """A face found in an image, cut as the import cuts it (or the whole image)."""
+    box: tuple[float, float, float, float]  # full-size upright image pixels
+    landmarks: tuple[tuple[float, float], ...] | None
+    score: float | None       # detector confidence; None for the whole image
+    whole_image: bool         # no face was found: the letterboxed image stands in
+    crop: np.ndarray          # crop_size x crop_size RGB uint8
+
+
+def find_face_crops(image: Path | np.ndarray, settings: CropSettings, detector: FaceDetector,
+                    data: bytes | None = None) -> tuple[list[FaceCrop], tuple[int, int]]:
+    """Detect and cut the faces of a photo file (or an RGB uint8 frame), left to right;
+    an image with no face gives one whole-image sample. Also returns the full size.
+
+    The one place faces are found and cut: import, prediction and the webcam all use
+    it, so a model sees its faces cut exactly as it was trained on. Raises
+    ImageReadError for a file that cannot be read.
+    """
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError("an image array must be RGB uint8 of shape (height, width, 3), "
+                             f"not {image.dtype} {image.shape}")
+        long_side = max(image.shape[:2])
+        small = (resize_long_side(image, settings.detect_side)
+                 if long_side > settings.detect_side else image)
+        scale = max(small.shape[:2]) / long_side
+    else:
+        data = read_bytes(image) if data is None else data
+        small, scale = decode(image, data, max_side=settings.detect_side)
+    detections = detector.detect(small)
+    width, height = round(small.shape[1] / scale), round(small.shape[0] / scale)
+    to_full = 1.0 / scale
+    boxes = [tuple(v * to_full for v in d.box) for d in detections]
+    if isinstance(image, np.ndarray):
+        source, source_scale = image, 1.0  # a frame is already in memory at full size
+    else:
+        source, source_scale = _crop_source(image, data, small, scale, boxes, (width, height),
+                                            settings)
+    if not detections:
+        return [FaceCrop((0.0, 0.0, float(width), float(height)), None, None, True,
+                         letterbox(source, settings.crop_size))], (width, height)
+    order = sorted(range(len(detections)), key=lambda i: boxes[i][0])
+    crops = []
+    for i in order:
+        det, box = detections[i], boxes[i]
+        marks = (tuple((x * to_full, y * to_full) for x, y in det.landmarks)
+                 if det.landmarks else None)
+        crop = square_crop(source, tuple(v * source_scale for v in box), settings.margin,
+                           settings.crop_size)
+        crops.append(FaceCrop(box, marks, det.score, False, crop))
+    return crops, (width, height)
+
+
 def crop_photo(photo: Photo, path: Path, root: Path, settings: CropSettings,
                detector: FaceDetector) -> PhotoCropResult:
     """Detect, crop and save one photo's samples. Pure function of its inputs + files."""
@@ -132,34 +209,18 @@ def crop_photo(photo: Photo, path: Path, root: Path, settings: CropSettings,
         return PhotoCropResult(photo.id, error="file not found (moved or deleted?)",
                                missing=True)
     try:
-        data = path.read_bytes()
-        small, scale = decode(path, data, max_side=settings.detect_side)
-        detections = detector.detect(small)
-        full = small if scale >= 1.0 else decode(path, data)[0]
+        found, (width, height) = find_face_crops(path, settings, detector)
     except ImageReadError as exc:
         return PhotoCropResult(photo.id, error=exc.reason)
     except OSError as exc:
         return PhotoCropResult(photo.id, error=f"cannot read the file ({exc.strerror or exc})")
-    height, width = full.shape[:2]
     faces: list[NewFace] = []
-    if detections:
-        to_full = 1.0 / scale
-        ranked = sorted(detections, key=lambda d: d.box[0])  # stable left-to-right order
-        for index, det in enumerate(ranked):
-            box = tuple(v * to_full for v in det.box)
-            marks = (tuple((x * to_full, y * to_full) for x, y in det.landmarks)
-                     if det.landmarks else None)
-            crop = square_crop(full, box, settings.margin, settings.crop_size)
-            crop_path, thumb_path = _write_sample(root, photo.sha256, index, crop, settings)
-            faces.append(NewFace(box, marks, det.score, False, crop_path, thumb_path))
-        best = max(range(len(faces)),
-                   key=lambda i: plausibility(faces[i].box, faces[i].score, width, height))
-    else:
-        crop = letterbox(full, settings.crop_size)
-        crop_path, thumb_path = _write_sample(root, photo.sha256, 0, crop, settings)
-        faces.append(NewFace((0.0, 0.0, float(width), float(height)), None, None, True,
-                             crop_path, thumb_path))
-        best = 0
+    for index, face in enumerate(found):
+        crop_path, thumb_path = _write_sample(root, photo.sha256, index, face.crop, settings)
+        faces.append(NewFace(face.box, face.landmarks, face.score, face.whole_image, crop_path,
+                             thumb_path))
+    best = max(range(len(faces)),
+               key=lambda i: plausibility(faces[i].box, faces[i].score, width, height))
     return PhotoCropResult(photo.id, tuple(faces), best)
 
 
@@ -202,6 +263,8 @@ def crop_pending(project: Project, settings: CropSettings = CropSettings(),
         todo += catalog.photos("error") + catalog.photos("missing")
     workers = max(1, min(default_workers() if workers is None else workers, len(todo) or 1))
     kind, notice = resolve_detector(settings.detector)
+    if todo:  # before any crop is committed, so even a killed crop leaves them recorded
+        record_crop_settings(project, dataclasses.replace(settings, detector=kind))
     report = CropReport(detector=kind, notice=notice)
     total = len(todo)
     ctx.report("crop", 0, total, notice or "finding faces")
@@ -256,3 +319,30 @@ def _commit(project: Project, photo: Photo, result: PhotoCropResult, report: Cro
         report.no_face += 1
     else:
         report.faces += len(result.faces)
+
+
+# ------------------------------------------------------------ recorded crop settings
+# Prediction must find and cut faces exactly as the import did (detector, margin, crop
+# size): a model only knows faces framed the way it was trained on.
+CROP_SETTINGS_KEY = "crop_settings"
+
+
+def record_crop_settings(project: Project, settings: CropSettings) -> None:
+    """Remember the settings the project's faces are cropped with (the latest crop's)."""
+    project.catalog.set_setting(CROP_SETTINGS_KEY, json.dumps(dataclasses.asdict(settings),
+                                                              sort_keys=True))
+
+
+def project_crop_settings(project: Project) -> CropSettings:
+    """The settings the project's faces were cropped with; the defaults if never recorded."""
+    stored = project.catalog.get_setting(CROP_SETTINGS_KEY)
+    if stored is None:
+        return CropSettings()
+    values = json.loads(stored)
+    known = {f.name for f in dataclasses.fields(CropSettings)}
+    unknown = sorted(set(values) - known) if isinstance(values, dict) else []
+    if not isinstance(values, dict) or unknown:
+        raise CatalogError(f"The project's recorded crop settings are not understood "
+                           f"(unexpected {', '.join(unknown) or 'format'}); re-crop the "
+                           f"photos or update FaceLab.")
+    return CropSettings(**values)

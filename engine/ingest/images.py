@@ -136,24 +136,29 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
 
 
-def decode(path: Path, data: bytes | None = None, max_side: int | None = None
-           ) -> tuple[np.ndarray, float]:
+def decode(path: Path, data: bytes | None = None, max_side: int | None = None,
+           min_long_side: int | None = None) -> tuple[np.ndarray, float]:
     """Decode an upright RGB uint8 array.
 
-    With ``max_side``, the long side is at most ``max_side``: JPEGs are decoded
-    directly at a reduced scale (1/2, 1/4, 1/8), far faster than a full decode.
-    Returns the array and its scale relative to the full-size upright image.
+    With ``max_side``, the long side is about ``max_side`` and never more: JPEGs are
+    decoded directly at a reduced scale (1/2, 1/4, 1/8), far faster than a full decode.
+    With ``min_long_side``, a JPEG is decoded at the smallest such scale whose long side
+    is still at least that. Returns the array and its scale relative to the full-size
+    upright image.
     """
     source = io.BytesIO(data) if data is not None else path
     img = _open(path, source)
     try:
         full_w, full_h = img.size
-        if max_side and img.format == "JPEG" and max(full_w, full_h) > max_side:
-            # draft() picks the smallest DCT scale (1/2, 1/4, 1/8) whose output is at least
-            # the requested size. Asking for 3/4 of max_side lets a 4032 px photo decode at
-            # 1/4 (1008 px) instead of 1/2 (2016 px, then resized): "about max_side".
-            factor = 0.75 * max_side / max(full_w, full_h)
-            img.draft("RGB", (math.ceil(full_w * factor), math.ceil(full_h * factor)))
+        full_long = max(full_w, full_h)
+        if img.format == "JPEG" and (min_long_side or max_side):
+            # draft() picks the smallest DCT scale whose output is at least the requested
+            # size. For max_side, asking for 3/4 of it lets a 4032 px photo decode at 1/4
+            # (1008 px) instead of 1/2 (2016 px, then resized): "about max_side".
+            target = min_long_side or 0.75 * max_side
+            if target < full_long:
+                factor = target / full_long
+                img.draft("RGB", (math.ceil(full_w * factor), math.ceil(full_h * factor)))
         try:
             img.load()
             rgb = to_rgb(img)
@@ -169,7 +174,6 @@ def decode(path: Path, data: bytes | None = None, max_side: int | None = None
         arr = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
     finally:
         img.close()
-    full_long = max(full_w, full_h)
     if max_side and max(arr.shape[:2]) > max_side:
         arr = resize_long_side(arr, max_side)
     return arr, max(arr.shape[:2]) / full_long

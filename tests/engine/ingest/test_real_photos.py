@@ -177,3 +177,27 @@ def test_copied_into_project_paths_are_relative(datasets, tmp_path):
     with Project.open(moved) as project:  # the whole folder moved: still complete
         assert crop_pending(project, workers=1).errors == {}
         assert project.catalog.stats()["persons"] == {"madonna": len(paths)}
+
+
+def test_12mp_photo_crop_matches_a_cut_from_the_full_size_decode(datasets, tmp_path):
+    """Crops of big photos come from a reduced decode only when it holds at least the
+    crop's pixels; the result matches cutting the full-size photo and resizing."""
+    from engine.ingest.crop import square_crop
+    from engine.ingest.images import decode
+
+    source = Image.open(sorted((datasets / "5celeb" / "madonna").glob("*.jpg"))[0]).convert("RGB")
+    big = source.resize((4032, round(4032 * source.height / source.width)),
+                        Image.Resampling.BICUBIC)
+    path = tmp_path / "photos" / "big.jpg"
+    path.parent.mkdir()
+    big.save(path, "JPEG", quality=92)
+    with Project.create(tmp_path / "project") as project:
+        import_paths(project, [path])
+        crop_pending(project, workers=1)
+        faces = project.catalog.faces()
+        assert faces and not faces[0].whole_image
+        full, _ = decode(path)
+        for face in faces:
+            expected = square_crop(full, face.box, 0.4, 224).astype(np.int16)
+            saved = np.asarray(Image.open(project.resolve(face.crop_path)), dtype=np.int16)
+            assert np.abs(saved - expected).mean() < 4, face
