@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from engine.cli import EXIT_ERROR, EXIT_OK, open_project
 
@@ -136,6 +137,22 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
+def cmd_explain(args) -> int:
+    from engine.evaluation.explain import face_feature_maps, face_gradcam, save_png
+
+    with open_project(args.dir, readonly=True) as project:
+        if args.layer:
+            view = face_feature_maps(project, args.run, args.face, args.layer)
+            save_png(view.grid, Path(args.out))
+            print(f"{args.out}: {len(view.maps)} feature maps of layer {view.layer}")
+            return EXIT_OK
+        result, persons = face_gradcam(project, args.run, args.face, args.target)
+        save_png(result.overlay, Path(args.out))
+    print(f"{args.out}: Grad-CAM for {args.target or persons[result.predicted_index]} "
+          f"(predicted {persons[result.predicted_index]}, {result.confidence:.0%})")
+    return EXIT_OK
+
+
 def register(sub) -> None:
     p = sub.add_parser("predict", help="name the faces in photos with a trained run",
                        description="Find the faces in each image as the import does and name "
@@ -178,3 +195,14 @@ def register(sub) -> None:
     p.add_argument("--classes", type=int, default=None,
                    help="persons in the output layer (default: the lab's ten)")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("explain", help="Grad-CAM (where the model looks) or feature maps of a "
+                       "layer, for one face, as a PNG")
+    p.add_argument("dir", help="the project folder")
+    p.add_argument("--run", required=True)
+    p.add_argument("--face", type=int, required=True, help="face id (see `facelab mistakes` "
+                   "or the app)")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--target", help="explain this person instead of the predicted one")
+    p.add_argument("--layer", help="show this layer's feature maps instead of Grad-CAM")
+    p.set_defaults(func=cmd_explain)

@@ -45,7 +45,7 @@ def model_input(crop: Image.Image | np.ndarray, size: int) -> np.ndarray:
     img = img.convert("RGB")
     if img.size != (size, size):
         img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(img, dtype=np.uint8)
+    return np.array(img, dtype=np.uint8)  # a writable copy: torch warns on read-only arrays
 
 
 def _decode_crop(path: Path, size: int) -> np.ndarray:
