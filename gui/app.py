@@ -1,47 +1,64 @@
-"""Application start-up.
+"""Application start-up: ``run_app(argv)`` is what ``facelab`` and ``facelab demo`` call.
 
-For now the window summarises the opened project; the library, train, evaluate and
-webcam pages come with the desktop-app issue.
+The window must show within two seconds, so nothing here (nor in the modules the
+window imports) loads torch or the models: engine modules that need them are
+imported inside job functions, on worker threads.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
-from pathlib import Path
+import traceback
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from gui.jobs import JobRunner, readable_error  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+from gui.settings import APPLICATION, ORGANISATION, AppSettings  # noqa: E402
+from gui.theme import apply_theme  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 
-def _summary_html(stats: dict, root: Path) -> str:
-    people = "".join(f"<li>{name}: {count} labelled face(s)</li>"
-                     for name, count in stats["persons"].items())
-    skipped = len(stats["skipped"])
-    return (f"<h2>{root.name}</h2><p>{root}</p>"
-            f"<p><b>{stats['photos']}</b> photos, <b>{stats['faces']}</b> faces "
-            f"({stats['labeled_faces']} labelled, {stats['unlabeled_faces']} unlabelled), "
-            f"{stats['no_face_photos']} photo(s) with no face found, "
-            f"{skipped} file(s) skipped.</p><ul>{people}</ul>")
+def create_application() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APPLICATION)
+    return app
+
+
+def create_main_window(settings: AppSettings | None = None,
+                       runner: JobRunner | None = None) -> MainWindow:
+    """The window with its runner and the saved theme (tests and scripts use this)."""
+    settings = settings or AppSettings()
+    apply_theme(QApplication.instance(), settings.dark_theme)
+    return MainWindow(settings, runner or JobRunner())
+
+
+def install_error_hook(window: MainWindow) -> None:
+    """An exception nobody caught (a bug in a slot) reaches the user as a message in the
+    window, with the traceback behind "Details", instead of a console traceback."""
+    def hook(kind, exc, tb) -> None:
+        details = "".join(traceback.format_exception(kind, exc, tb))
+        log.error("uncaught exception\n%s", details)
+        if issubclass(kind, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        window.report_error(f"Something went wrong: {readable_error(exc)}", details)
+
+    sys.excepthook = hook
 
 
 def run_app(argv: list[str]) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
-
-    from engine.project import Project
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("FaceLab")
-    window = QMainWindow()
-    window.setWindowTitle("FaceLab")
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setMargin(24)
-    if argv:
-        with Project.open(argv[0], readonly=True) as project:
-            label.setText(_summary_html(project.catalog.stats(), project.root))
-    else:
-        label.setText("<h2>FaceLab</h2><p>Create a project with <code>facelab new DIR</code> "
-                      "and add photos with <code>facelab import DIR PHOTOS "
-                      "--labels-from-folders --crop</code>, or run <code>facelab demo</code>."
-                      "</p>")
-    window.setCentralWidget(label)
-    window.resize(720, 480)
+    """``argv``: empty (the last project, or the welcome page) or ``[PROJECT_DIR]``,
+    optionally followed by ``--rebuild`` for the demo folder."""
+    app = create_application()
+    window = create_main_window()
+    install_error_hook(window)
     window.show()
+    # Open the project once the window is on screen: it shows at once, then fills.
+    QTimer.singleShot(0, lambda: window.start(list(argv)))
     return app.exec()

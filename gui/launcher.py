@@ -13,8 +13,22 @@ def launch_gui(argv: list[str]) -> int:
     return run_app(argv)
 
 
+def demo_window_args(argv: list[str]) -> list[str] | None:
+    """``facelab demo [--rebuild]`` opens the window at once and prepares the demo there,
+    as a job with a progress bar, instead of on the terminal before any window shows.
+    Any other option (``--no-gui``, ``--help``…) stays with the CLI."""
+    if not argv or argv[0] != "demo" or any(arg != "--rebuild" for arg in argv[1:]):
+        return None
+    from engine.demo import demo_project_dir
+
+    return [str(demo_project_dir())] + (["--rebuild"] if "--rebuild" in argv else [])
+
+
 def main() -> int:
     multiprocessing.freeze_support()  # must come first in a frozen (PyInstaller) app
+    window_args = demo_window_args(sys.argv[1:])
+    if window_args is not None:
+        return launch_gui(window_args)
     from engine.cli import main as cli_main
 
     return cli_main(sys.argv[1:], launch_gui=launch_gui)

@@ -1,0 +1,1 @@
+"""Reusable widgets: the grid view and its delegate, panels, dialogs, status bar."""

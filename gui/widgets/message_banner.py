@@ -1,0 +1,78 @@
+"""An inline banner at the top of the window: errors and results in words, never a
+console traceback. The traceback, when there is one, is one click away."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMessageBox, QToolButton
+
+from gui.theme import ACCENT_COLOUR, ERROR_COLOUR
+
+INFO_SECONDS = 12
+
+
+class MessageBanner(QFrame):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setAutoFillBackground(True)
+        self.kind = ""
+        self.details = ""
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details_button = QToolButton()
+        self.details_button.setText("Details…")
+        self.details_button.setAutoRaise(True)
+        self.details_button.clicked.connect(self.show_details)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.dismiss)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.details_button)
+        layout.addWidget(close)
+        self._timer = QTimer(self, singleShot=True, timeout=self.dismiss)
+        self.hide()
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def show_error(self, text: str, details: str = "") -> None:
+        self._show("error", text, details, ERROR_COLOUR)
+
+    def show_info(self, text: str, details: str = "") -> None:
+        self._show("info", text, details, ACCENT_COLOUR)
+        self._timer.start(INFO_SECONDS * 1000)
+
+    def dismiss(self) -> None:
+        self._timer.stop()
+        self.hide()
+
+    def show_details(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Critical if self.kind == "error"
+                          else QMessageBox.Icon.Information, "FaceLab", self.text(),
+                          QMessageBox.StandardButton.Close, self)
+        box.setDetailedText(self.details)
+        box.open()
+
+    def _show(self, kind: str, text: str, details: str, colour: QColor) -> None:
+        self._timer.stop()
+        self.kind, self.details = kind, details
+        self.label.setText(text)
+        self.details_button.setVisible(bool(details))
+        palette = self.palette()
+        base = self.parentWidget().palette().color(QPalette.ColorRole.Window) \
+            if self.parentWidget() else QColor("white")
+        palette.setColor(QPalette.ColorRole.Window, _blend(base, colour, 0.22))
+        self.setPalette(palette)
+        self.show()
+
+
+def _blend(base: QColor, tint: QColor, amount: float) -> QColor:
+    return QColor(round(base.red() + (tint.red() - base.red()) * amount),
+                  round(base.green() + (tint.green() - base.green()) * amount),
+                  round(base.blue() + (tint.blue() - base.blue()) * amount))

@@ -1,0 +1,241 @@
+"""The library page: drag-and-drop import, labelling keys, person search, undo/redo,
+persons, the photo viewer and the hooks other pages use."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
+
+from engine.catalog import CatalogError
+from gui.jobs import JobState
+from gui.models.face_grid import STATUS_UNLABELLED
+from tests.gui.conftest import add_faces
+
+
+def _labels(library):
+    return {f.id: f.person_id for f in library._session.catalog.faces()}
+
+
+def _person_id(library, name):
+    return library._session.catalog.person_by_name(name).id
+
+
+def _drop(widget, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+
+
+@pytest.mark.slow
+def test_dropping_a_folder_imports_it_and_faces_appear(qtbot, library, datasets, tmp_path):
+    photos = tmp_path / "photos"
+    for person in ("madonna", "elton_john"):
+        sources = sorted((datasets / "5celeb" / person).iterdir())[:2]
+        (photos / person).mkdir(parents=True)
+        for source in sources:
+            shutil.copy(source, photos / person / source.name)
+    library.folders_checkbox.setChecked(True)
+    runner = library._runner
+
+    with qtbot.waitSignal(runner.job_submitted, timeout=5_000) as submitted:
+        _drop(library, [photos])
+    job = submitted.args[0]
+    with qtbot.waitSignal(job.finished, timeout=180_000):
+        pass
+
+    assert job.state is JobState.SUCCEEDED, job.error_details
+    assert library.grid_model.rowCount() >= 4
+    qtbot.waitUntil(lambda: {p.name for p in library.persons_model.persons()} ==
+                    {"madonna", "elton_john"})
+    shown = {library.grid_model.index(r).data() for r in range(library.grid_model.rowCount())}
+    assert {"madonna", "elton_john"} <= shown
+    assert "Import finished" in library.window().banner.text()
+
+
+def test_number_keys_label_the_selection_and_zero_unlabels(qtbot, library):
+    ids = add_faces(library._session.project, 6, tag="n")
+    for name in ("Bob", "Alice"):
+        library._session.create_person(name)
+    library._session.notify_faces_added()
+    library.set_filter(library.current_filter, force=True)
+    library.select_faces(ids[:3])
+
+    QTest.keyClick(library.grid_view, Qt.Key.Key_2)  # persons sort by name: 2 is Bob
+    bob = _person_id(library, "Bob")
+    assert [_labels(library)[i] for i in ids] == [bob] * 3 + [None] * 3
+    assert library.grid_model.index(library.grid_model.row_of(ids[0])).data() == "Bob"
+
+    QTest.keyClick(library.grid_view, Qt.Key.Key_0)
+    assert all(_labels(library)[i] is None for i in ids)
+    QTest.keyClick(library.grid_view, Qt.Key.Key_1)
+    QTest.keyClick(library.grid_view, Qt.Key.Key_Delete)
+    assert all(_labels(library)[i] is None for i in ids)
+    QTest.keyClick(library.grid_view, Qt.Key.Key_9)  # no 9th person: nothing happens
+    assert all(_labels(library)[i] is None for i in ids)
+
+
+def test_undo_and_redo_shortcuts(qtbot, library):
+    window = library.window()
+    ids = add_faces(library._session.project, 2, tag="u")
+    library._session.create_person("Alice")
+    library._session.notify_faces_added()
+    library.select_faces(ids)
+    QTest.keyClick(library.grid_view, Qt.Key.Key_1)
+    alice = _person_id(library, "Alice")
+    assert window.actions["undo"].isEnabled() and "Alice" in window.actions["undo"].text()
+
+    QTest.keyClick(library.grid_view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert [_labels(library)[i] for i in ids] == [None, None]
+    assert library.grid_model.index(library.grid_model.row_of(ids[0])).data() == \
+        STATUS_UNLABELLED
+    assert window.actions["redo"].isEnabled()
+
+    QTest.keyClick(library.grid_view, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert [_labels(library)[i] for i in ids] == [alice, alice]
+    assert not window.actions["redo"].isEnabled()
+
+
+def test_typing_a_name_searches_persons_and_creates_new_ones(qtbot, library):
+    ids = add_faces(library._session.project, 2, tag="s")
+    for name in ("Alice", "Alfred", "Bob"):
+        library._session.create_person(name)
+    library._session.notify_faces_added()
+    library.select_faces(ids[:1])
+
+    QTest.keyClick(library.grid_view, "a")  # opens the search bar
+    search = library.search_bar
+    assert search.isVisible() and search.line_edit.text() == "a"
+    QTest.keyClicks(search.line_edit, "lic")
+    QTest.keyClick(search.line_edit, Qt.Key.Key_Return)
+    assert _labels(library)[ids[0]] == _person_id(library, "Alice")
+    assert not search.isVisible()
+
+    library.select_faces(ids[1:])
+    QTest.keyClick(library.grid_view, "z")
+    QTest.keyClicks(search.line_edit, "oe")
+    QTest.keyClick(search.line_edit, Qt.Key.Key_Return)
+    assert _labels(library)[ids[1]] == _person_id(library, "zoe")
+    assert "zoe" in [p.name for p in library.persons_model.persons()]
+
+
+def test_rename_and_merge_persons_update_every_view(qtbot, library, monkeypatch):
+    session = library._session
+    alicia = add_faces(session.project, 2, person="Alicia", tag="a")
+    alice = add_faces(session.project, 1, person="Alice", tag="b")
+    session.notify_faces_added()
+    qtbot.waitUntil(lambda: library.persons_model.rowCount() == 2)
+    panel = library.person_panel
+
+    panel.select_filter(_person_filter(library, "Alicia"))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Alicja", True))
+    panel.rename_dialog()
+    qtbot.waitUntil(lambda: "Alicja" in library.persons_model.names().values())
+    assert library.grid_model.index(library.grid_model.row_of(alicia[0])).data() == "Alicja"
+
+    panel.select_filter(_person_filter(library, "Alicja"))
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("Alice", True))
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    panel.merge_dialog()
+    qtbot.waitUntil(lambda: library.persons_model.rowCount() == 1)
+    target = _person_id(library, "Alice")
+    assert {_labels(library)[i] for i in alicia + alice} == {target}
+    assert library.persons_model.person(0).count == 3
+
+
+def test_renaming_to_an_existing_name_explains_itself(qtbot, library):
+    session = library._session
+    add_faces(session.project, 1, person="Alice", tag="a")
+    bob = session.create_person("Bob")
+    assert not session.rename_person(bob.id, "Alice")
+    assert "already exists" in library.window().banner.text()
+
+
+def test_photo_viewer_labels_one_face_and_marks_another_not_a_face(qtbot, library):
+    session = library._session
+    ids = add_faces(session.project, 2, per_photo=2, tag="g")
+    alice = session.create_person("Alice")
+    session.notify_faces_added()
+    library.set_filter(library.current_filter, force=True)
+
+    viewer = library.open_photo_viewer(ids[0])
+    qtbot.waitUntil(lambda: "cannot be shown" in viewer.status_label.text(), timeout=10_000)
+    assert viewer.face_list.count() == 2
+    viewer.select_face(ids[1])
+    viewer.label_current(alice.id)
+    assert _labels(library)[ids[1]] == alice.id
+    viewer.select_face(ids[0])
+    QTest.keyClick(viewer, Qt.Key.Key_X)
+    assert session.catalog.face(ids[0]).rejected
+    assert library.grid_model.row_of(ids[0]) is None  # hidden from the grid
+    QTest.keyClick(viewer, Qt.Key.Key_X)
+    assert not session.catalog.face(ids[0]).rejected
+    viewer.close()
+
+
+def test_an_outside_face_set_is_shown_for_review(qtbot, library):
+    ids = add_faces(library._session.project, 5, tag="r")
+    library._session.notify_faces_added()
+    library.show_face_set("Misclassified by run 7", [ids[3], ids[1]])
+    assert library.grid_model.face_ids() == [ids[3], ids[1]]
+    assert library.title_label.text() == "Misclassified by run 7"
+
+
+def test_a_failed_import_is_reported_and_changes_nothing(qtbot, library, monkeypatch):
+    def broken_import(root, paths, labels_from_folders):
+        def job(ctx):
+            raise CatalogError("cannot save changes, the disk is full")
+        return job
+
+    monkeypatch.setattr("gui.pages.library.import_and_crop", broken_import)
+    before = library._session.catalog.stats()
+    job = library.import_paths(["/nowhere"], labels_from_folders=False)
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        pass
+    assert job.state is JobState.FAILED
+    banner = library.window().banner
+    assert banner.isVisible() and "the disk is full" in banner.text()
+    assert "Traceback" in banner.details
+    assert library._session.catalog.stats() == before
+
+
+def test_cancel_from_the_status_bar(qtbot, library, monkeypatch):
+    started = threading.Event()
+
+    def endless_import(root, paths, labels_from_folders):
+        def job(ctx):
+            started.set()
+            while True:
+                ctx.check()
+                ctx.report("import", 1, 10)
+                threading.Event().wait(0.005)
+        return job
+
+    monkeypatch.setattr("gui.pages.library.import_and_crop", endless_import)
+    job = library.import_paths(["/somewhere"], labels_from_folders=False)
+    status = library.window().job_status
+    qtbot.waitUntil(lambda: status.isVisible() and status.shown_job is job, timeout=10_000)
+    qtbot.waitUntil(started.is_set)
+    with qtbot.waitSignal(job.cancelled, timeout=10_000):
+        QTest.mouseClick(status.cancel_button, Qt.MouseButton.LeftButton)
+    assert "Import cancelled" in library.window().banner.text()
+    qtbot.waitUntil(lambda: not status.isVisible())
+
+
+def _person_filter(library, name):
+    from gui.models.face_filter import person_filter
+
+    return person_filter(_person_id(library, name), name)

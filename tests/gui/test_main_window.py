@@ -1,0 +1,180 @@
+"""The main window: fast start without torch, projects, pages, menus and shortcuts,
+settings, the demo job, and errors shown in the window."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from engine.project import Project
+from gui.jobs import JobState
+from gui.pages.placeholder import ComingSoonPage
+from gui.shortcuts import SHORTCUTS
+from tests.gui.conftest import add_faces
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_window_shows_fast_and_never_imports_torch_on_the_ui_thread(tmp_path):
+    """A fresh interpreter, as `facelab` starts: window + a 2,000-face project."""
+    with Project.create(tmp_path / "project") as project:
+        add_faces(project, 2_000, person="Alice", tag="s")
+    code = textwrap.dedent(f"""
+        import json, sys, time
+        started = time.perf_counter()
+        from PySide6.QtCore import QSettings
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                          {str(tmp_path / "settings")!r})
+        from gui.app import create_application, create_main_window
+        app = create_application()
+        window = create_main_window()
+        window.show()
+        window.start([{str(tmp_path / "project")!r}])
+        app.processEvents()
+        shown = time.perf_counter() - started
+        torch = "torch" in sys.modules
+        faces = window.library_page.grid_model.rowCount()
+        window.close()
+        print(json.dumps({{"seconds": shown, "torch": torch, "faces": faces}}))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=120,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["faces"] == 2_000
+    assert not report["torch"], "torch was imported while the window started"
+    assert report["seconds"] < 2.0, report
+
+
+def test_no_project_shows_welcome_then_last_project_reopens(qtbot, window, project,
+                                                            settings, runner):
+    assert window.stack.currentWidget() is window.welcome
+    assert not window.actions["import_photos"].isEnabled()
+    root = str(project.root)
+    project.close()
+    window.open_project(root)
+    assert window.session is not None and window.actions["import_photos"].isEnabled()
+    window.close()
+
+    from gui.app import create_main_window
+    again = create_main_window(settings, runner.__class__())
+    qtbot.addWidget(again)
+    again.start([])
+    assert again.session is not None and str(again.session.root) == root
+    again.close_project()
+    assert settings.last_project() is None and root in settings.recent_projects()
+    again.close()
+
+
+def test_opening_a_folder_that_is_not_a_project_says_so(window, tmp_path):
+    assert not window.open_project(str(tmp_path))
+    assert window.banner.isVisible() and "not a FaceLab project" in window.banner.text()
+    assert window.stack.currentWidget() is window.welcome
+
+
+def test_pages_switch_with_ctrl_number_and_placeholders_say_coming(qtbot, library):
+    window = library.window()
+    assert window.workspace.page_keys() == ["library", "train", "evaluate", "webcam"]
+    QTest.keyClick(library.grid_view, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert window.workspace.current_key() == "train"
+    page = window.workspace.page("train")
+    assert isinstance(page, ComingSoonPage)
+    window.show_page("webcam")
+    assert window.workspace.current_key() == "webcam"
+
+
+def test_every_menu_shortcut_is_in_the_shortcuts_dialog(qtbot, window):
+    from gui.widgets.shortcuts_dialog import ShortcutsDialog
+
+    dialog = ShortcutsDialog(window)
+    qtbot.addWidget(dialog)
+    listed = {dialog.table.item(row, 1).text() for row in range(dialog.table.rowCount())}
+    listed_keys = {key.strip() for text in listed for key in text.split(",")}
+    menu_keys = set()
+    for menu_action in window.menuBar().actions():
+        for action in menu_action.menu().actions():
+            menu_keys |= {s.toString() for s in action.shortcuts()}
+    assert menu_keys and menu_keys <= listed_keys, menu_keys - listed_keys
+    assert dialog.table.rowCount() == len(SHORTCUTS)
+
+
+def test_settings_and_geometry_persist(qtbot, window, settings, runner):
+    window.set_dark_theme(True)
+    window.resize(720, 520)  # within the offscreen screen (800 x 600)
+    window.close()
+    assert settings.dark_theme
+
+    from gui.app import create_main_window
+    again = create_main_window(settings, runner.__class__())
+    qtbot.addWidget(again)
+    assert again.size().width() == 720 and again.actions["dark_theme"].isChecked()
+    again.set_dark_theme(False)
+    again.close()
+
+
+def test_demo_project_is_built_in_a_job_with_progress(qtbot, window, datasets, tmp_path,
+                                                      monkeypatch):
+    photos = tmp_path / "demo-photos" / "madonna"
+    photos.mkdir(parents=True)
+    for source in sorted((datasets / "5celeb" / "madonna").iterdir())[:2]:
+        (photos / source.name).write_bytes(source.read_bytes())
+    monkeypatch.setenv("FACELAB_DEMO_PHOTOS", str(photos.parent))
+    monkeypatch.setenv("FACELAB_HOME", str(tmp_path / "home"))
+    from engine.demo import demo_project_dir
+
+    progress = []
+    with qtbot.waitSignal(window.runner.job_submitted, timeout=5_000) as submitted:
+        window.start([str(demo_project_dir())])
+    job = submitted.args[0]
+    job.progress_changed.connect(progress.append)
+    assert window.job_status.isVisible()
+    with qtbot.waitSignal(window.project_opened, timeout=180_000):
+        pass
+    assert job.state is JobState.SUCCEEDED and progress
+    qtbot.waitUntil(lambda: window.library_page.grid_model.rowCount() >= 2)
+    assert [p.name for p in window.library_page.persons_model.persons()] == ["madonna"]
+
+
+def test_a_missing_demo_is_explained_in_the_window(qtbot, window, tmp_path, monkeypatch):
+    monkeypatch.setenv("FACELAB_DEMO_PHOTOS", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("FACELAB_HOME", str(tmp_path / "home"))
+    job = window.open_demo_project()
+    with qtbot.waitSignal(job.finished, timeout=30_000):
+        pass
+    assert "demo photos were not found" in window.banner.text()
+    assert window.stack.currentWidget() is window.welcome
+
+
+def test_an_uncaught_exception_becomes_a_message(window, monkeypatch):
+    from gui.app import install_error_hook
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    install_error_hook(window)
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    assert "Something went wrong" in window.banner.text()
+    assert "KeyError" in window.banner.details
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["demo"], "demo-project"), (["demo", "--rebuild"], "--rebuild"),
+    (["demo", "--no-gui"], None), (["stats", "x"], None), ([], None)])
+def test_facelab_demo_opens_the_window_at_once(argv, expected):
+    from gui.launcher import demo_window_args
+
+    args = demo_window_args(argv)
+    if expected is None:
+        assert args is None
+    else:
+        assert args is not None and any(expected in a for a in args)
