@@ -46,17 +46,21 @@ class MtcnnDetector:
     keeps its single best one (MTCNN's own final threshold is 0.7): photos imported
     from a person's folder nearly always show that person, and the user can still
     mark the box "not a face".
+
+    ``adaptive_min_face_size=False`` keeps ``min_face_size`` as given (the webcam wants
+    to skip small background faces, and a larger minimum makes MTCNN faster).
     """
 
     name = "mtcnn"
     FALLBACK_SCORE = 0.7
 
     def __init__(self, *, min_face_size: int = 20, min_score: float = 0.9,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", adaptive_min_face_size: bool = True) -> None:
         from facenet_pytorch import MTCNN
 
         self.min_score = min_score
         self.min_face_size = min_face_size
+        self.adaptive_min_face_size = adaptive_min_face_size
         # post_process/select_largest only matter for MTCNN's own cropping, which we skip.
         self._mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device=device)
 
@@ -64,7 +68,13 @@ class MtcnnDetector:
         import torch
 
         long_side = max(rgb.shape[:2])
-        self._mtcnn.min_face_size = int(min(self.min_face_size, max(12, long_side // 25)))
+        self._mtcnn.min_face_size = int(min(self.min_face_size, max(12, long_side // 25))
+                                        if self.adaptive_min_face_size else self.min_face_size)
+        if min(rgb.shape[:2]) < self._mtcnn.min_face_size:
+            # No face of the minimum size fits (a 1-pixel image, a thin sliver): MTCNN's
+            # image pyramid would be empty and facenet-pytorch fails on it (torch.cat of
+            # an empty list), which used to stop a whole crop.
+            return []
         with torch.inference_mode():
             boxes, probs, points = self._mtcnn.detect(rgb, landmarks=True)
         if boxes is None:
