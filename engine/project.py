@@ -5,6 +5,7 @@
       crops/             fixed-size face crops (model input source)
       thumbs/            small thumbnails for the library grid
       runs/              one folder per training run (checkpoints, config)
+      .facelab.lock      who has the project open for writing (see ProjectLock)
 
 Paths inside the catalog are POSIX strings relative to the project folder when the
 file lives inside it (TagStudio's rule), so a project folder can be moved.
@@ -12,18 +13,25 @@ file lives inside it (TagStudio's rule), so a project folder can be moved.
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
 from engine.catalog import Catalog, CatalogError
+from engine.project_lock import LOCK_NAME, LockHeld, ProjectLock
+from engine.storage import write_error_reason
 
 CATALOG_NAME = "catalog.sqlite"
 SUBFOLDERS = ("crops", "thumbs", "runs")
 
+__all__ = ["CATALOG_NAME", "LOCK_NAME", "Project", "ProjectError", "ProjectLockedError"]
+
 
 class ProjectError(CatalogError):
     pass
+
+
+class ProjectLockedError(ProjectError):
+    """Another FaceLab (a window, a `facelab` command) has the project open for writing."""
 
 
 def _check_writable(folder: Path) -> None:
@@ -38,18 +46,32 @@ def _check_writable(folder: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        reason = {errno.EROFS: "it is on a read-only disk",
-                  errno.EACCES: "you do not have permission to write there",
-                  errno.EPERM: "you do not have permission to write there",
-                  errno.ENOSPC: "the disk is full"}.get(exc.errno, exc.strerror or str(exc))
+        reason = write_error_reason(exc)
         raise ProjectError(f"{folder}: cannot write to the project folder: {reason}. "
                            "Open it read-only, or copy it somewhere writable.") from exc
 
 
+def _lock(root: Path) -> ProjectLock:
+    try:
+        return ProjectLock.acquire(root)
+    except LockHeld as held:
+        raise ProjectLockedError(
+            f"{root}: the project is open in another FaceLab ({held}). Close it there "
+            "first, or open it read-only (`facelab stats` works meanwhile).") from None
+    except OSError as exc:
+        raise ProjectError(f"{root / LOCK_NAME}: cannot lock the project "
+                           f"({exc.strerror or exc})") from exc
+
+
 class Project:
-    def __init__(self, root: Path, catalog: Catalog) -> None:
+    """An open project. Opened for writing, it holds the project's lock (one writer
+    process at a time: two windows would undo each other's labels and crop the same
+    photos twice); read-only opens take no lock and work beside a writer."""
+
+    def __init__(self, root: Path, catalog: Catalog, lock: ProjectLock | None = None) -> None:
         self.root = root
         self.catalog = catalog
+        self._lock = lock
 
     @classmethod
     def create(cls, root: Path | str) -> "Project":
@@ -62,9 +84,10 @@ class Project:
             raise ProjectError(f"{root}: cannot create the project folder: "
                                f"{exc.strerror or exc}") from exc
         _check_writable(root)
+        lock = _lock(root)
         for name in SUBFOLDERS:
             (root / name).mkdir(exist_ok=True)
-        return cls(root, Catalog(root / CATALOG_NAME))
+        return cls._with_catalog(root, lock, readonly=False)
 
     @classmethod
     def open(cls, root: Path | str, readonly: bool = False) -> "Project":
@@ -72,11 +95,23 @@ class Project:
         if not (root / CATALOG_NAME).is_file():
             raise ProjectError(f"{root}: not a FaceLab project (no {CATALOG_NAME}); "
                                "create one with `facelab new`")
+        lock = None
         if not readonly:
             _check_writable(root)
+            lock = _lock(root)
             for name in SUBFOLDERS:
                 (root / name).mkdir(exist_ok=True)
-        return cls(root, Catalog(root / CATALOG_NAME, readonly=readonly))
+        return cls._with_catalog(root, lock, readonly)
+
+    @classmethod
+    def _with_catalog(cls, root: Path, lock: ProjectLock | None, readonly: bool) -> "Project":
+        try:
+            catalog = Catalog(root / CATALOG_NAME, readonly=readonly)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return cls(root, catalog, lock)
 
     @classmethod
     def open_or_create(cls, root: Path | str) -> "Project":
@@ -85,6 +120,9 @@ class Project:
 
     def close(self) -> None:
         self.catalog.close()
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def __enter__(self) -> "Project":
         return self

@@ -23,9 +23,11 @@ Why it works:
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -80,6 +82,37 @@ def publish_staged(temp: str | os.PathLike[str], destination: str | os.PathLike[
     os.replace(temp, destination)
     _sync_folder(destination.parent)
     return destination
+
+
+# `staged_file`'s temp names: "." + destination name + "." + mkstemp's 8 characters + suffix.
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.(tmp|part)$")
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> int:
+    """Delete the temp files a killed process left in ``folder`` (not its subfolders);
+    returns how many. Only for a folder no other writer is using at the time (a run's
+    own folder, under the project lock): a live writer's temp would go too."""
+    removed = 0
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+        for entry in entries:
+            if _TEMP_NAME.match(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    if removed:
+        log.info("removed %d temp file(s) left in %s by an interrupted write", removed, folder)
+    return removed
+
+
+_WRITE_REASONS = {getattr(errno, "EDQUOT", -1): "the disk quota is used up",
+                  errno.ENOSPC: "the disk is full", errno.EROFS: "it is on a read-only disk",
+                  errno.EACCES: "you do not have permission to write there",
+                  errno.EPERM: "you do not have permission to write there"}
+
+
+def write_error_reason(error: OSError) -> str:
+    """Why a write failed, in words a user can act on ("the disk is full")."""
+    return _WRITE_REASONS.get(error.errno, error.strerror or str(error))
 
 
 def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = _HASH_CHUNK_BYTES) -> str:

@@ -30,7 +30,7 @@ class SchemaTooNewError(CatalogError):
     pass
 
 
-def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+def _connect(path: Path, readonly: bool, writing: bool) -> sqlite3.Connection:
     uri = f"{path.resolve().as_uri()}?mode={'ro' if readonly else 'rwc'}"
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None,
@@ -38,15 +38,25 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL is durable across application crashes in WAL mode; only a power
-            # loss can drop the last transactions, never corrupt the file.
-            conn.execute("PRAGMA synchronous = NORMAL")
+        if writing:
+            _prepare_for_writing(conn)
         return conn
     except sqlite3.DatabaseError as exc:
-        raise CatalogError(f"{path}: cannot open the catalog ({exc}). The file may be "
-                           "damaged; restore it from a backup or create a new project.") from exc
+        raise _damaged(path, exc) from exc
+
+
+def _prepare_for_writing(conn: sqlite3.Connection) -> None:
+    # WAL is written into the file: only done once the file is known to be a catalog
+    # this FaceLab may write (see Database._migrate).
+    conn.execute("PRAGMA journal_mode = WAL")
+    # NORMAL is durable across application crashes in WAL mode; only a power
+    # loss can drop the last transactions, never corrupt the file.
+    conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def _damaged(path: Path, exc: sqlite3.DatabaseError) -> CatalogError:
+    return CatalogError(f"{path}: cannot open the catalog ({exc}). The file may be "
+                        "damaged; restore it from a backup or create a new project.")
 
 
 class Database:
@@ -58,13 +68,18 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        self._migrate()
+        self._writable = False  # set once _migrate has checked the file is ours
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()  # a refused file is not kept open
+            raise
 
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path, self.readonly)
+            conn = _connect(self.path, self.readonly, writing=self._writable)
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
@@ -85,13 +100,17 @@ class Database:
             raise _explain_write_error(self.path, exc) from exc
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            _rollback(conn)
+            # A full disk (or a read-only/locked file) can strike at any statement, not
+            # only at BEGIN/COMMIT: the user gets the same one-line reason either way.
+            if isinstance(exc, sqlite3.OperationalError) and _is_environmental(exc):
+                raise _explain_write_error(self.path, exc) from exc
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise _explain_write_error(self.path, exc) from exc
 
     def close(self) -> None:
@@ -111,11 +130,19 @@ class Database:
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{self.path}: not a FaceLab catalog or the file is damaged "
                                f"({exc}).") from exc
+        if version == 0:
+            self._check_foreign_or_empty()
         if version > LATEST_VERSION:
             raise SchemaTooNewError(
                 f"{self.path}: this project was made by a newer FaceLab (catalog version "
                 f"{version}, this FaceLab knows up to {LATEST_VERSION}). Update FaceLab to "
                 "open it; the project was not changed.")
+        if not self.readonly:
+            try:
+                _prepare_for_writing(self.conn)
+            except sqlite3.DatabaseError as exc:
+                raise _damaged(self.path, exc) from exc
+            self._writable = True
         if version == LATEST_VERSION:
             return
         if self.readonly:
@@ -123,6 +150,19 @@ class Database:
                                f"(version {version} -> {LATEST_VERSION}) but is read-only")
         for target in range(version + 1, LATEST_VERSION + 1):
             self._apply_migration(target)
+
+    def _check_foreign_or_empty(self) -> None:
+        """A version-0 file is a new catalog only if it is empty: FaceLab sets the version
+        in the same transaction as it creates the tables."""
+        tables = [r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 5")]
+        if tables:
+            raise CatalogError(f"{self.path}: not a FaceLab catalog (an SQLite file of "
+                               f"another program, with tables {', '.join(tables)}); it was "
+                               "not changed.")
+        if self.readonly:
+            raise CatalogError(f"{self.path}: the catalog is empty (the project was never "
+                               "fully created, or the file was emptied)")
 
     def _apply_migration(self, target: int) -> None:
         conn = self.conn
@@ -152,14 +192,32 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite rolls some failed transactions back by itself (a full disk, an I/O error);
+    # a second ROLLBACK would then raise and hide the real error.
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _is_environmental(exc: sqlite3.OperationalError) -> bool:
+    """The disk or another program is at fault, not FaceLab's SQL."""
+    text = str(exc).lower()
+    return any(word in text for word in ("full", "readonly", "read-only", "locked", "busy",
+                                         "disk i/o"))
+
+
 def _explain_write_error(path: Path, exc: sqlite3.OperationalError) -> CatalogError:
     text = str(exc).lower()
     if "readonly" in text or "read-only" in text:
         return CatalogError(f"{path}: cannot save changes, the project is read-only ({exc})")
-    if "disk is full" in text or "full" in text:
+    if "full" in text:
         return CatalogError(f"{path}: cannot save changes, the disk is full ({exc}); "
                             "nothing already saved was lost")
     if "locked" in text or "busy" in text:
         return CatalogError(f"{path}: the project is busy in another program ({exc}); "
                             "try again")
+    if "disk i/o" in text:
+        return CatalogError(f"{path}: cannot save changes, the disk failed to write ({exc}); "
+                            "nothing already saved was lost")
     return CatalogError(f"{path}: cannot save changes ({exc})")

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from engine.catalog.db import CatalogError, Database
+from engine.project_lock import pid_alive
 
 FINISHED_STATUSES = ("completed", "early_stopped", "cancelled", "failed", "interrupted")
 
@@ -59,18 +60,6 @@ def _run_from_row(row) -> RunRecord:
         run_dir=row["run_dir"], sweep_id=row["sweep_id"], created_at=row["created_at"],
         finished_at=row["finished_at"], best_epoch=row["best_epoch"],
         best_val_loss=row["best_val_loss"], best_val_acc=row["best_val_acc"])
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 class RunStore:
@@ -136,7 +125,7 @@ class RunStore:
         """Runs whose training process died (killed, power cut) can be resumed."""
         dead = [r[0] for r in self.db.conn.execute(
                     "SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
-                if not _pid_alive(r[1])]
+                if not pid_alive(r[1])]
         if dead and not self.db.readonly:
             with self.db.write() as conn:
                 conn.executemany("UPDATE runs SET status = 'interrupted', pid = NULL, message = "

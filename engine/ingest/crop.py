@@ -30,11 +30,16 @@ from PIL import Image
 from engine.catalog import CatalogError, NewFace, Photo
 from engine.ingest.detect import FaceDetector, make_detector, resolve_detector
 from engine.ingest.images import ImageReadError, decode, read_bytes, resize_long_side
-from engine.project import Project
-from engine.storage import atomic_write
+from engine.project import Project, ProjectError
+from engine.storage import atomic_write, write_error_reason
 from engine.tasks import Cancelled, TaskContext, null_context
 
 log = logging.getLogger(__name__)
+
+
+class CropWriteError(ProjectError):
+    """Crops cannot be written to the project (a full or read-only disk): the crop stops,
+    and the photos not cropped yet stay pending."""
 
 
 @dataclass(frozen=True)
@@ -216,7 +221,13 @@ def crop_photo(photo: Photo, path: Path, root: Path, settings: CropSettings,
         return PhotoCropResult(photo.id, error=f"cannot read the file ({exc.strerror or exc})")
     faces: list[NewFace] = []
     for index, face in enumerate(found):
-        crop_path, thumb_path = _write_sample(root, photo.sha256, index, face.crop, settings)
+        try:
+            crop_path, thumb_path = _write_sample(root, photo.sha256, index, face.crop, settings)
+        except OSError as exc:  # the project's disk, not the photo: no use going on
+            raise CropWriteError(
+                f"{root / 'crops'}: cannot save face crops: {write_error_reason(exc)}. The "
+                "photos cropped so far are kept; crop again once the disk can be written."
+            ) from exc
         faces.append(NewFace(face.box, face.landmarks, face.score, face.whole_image, crop_path,
                              thumb_path))
     best = max(range(len(faces)),

@@ -10,16 +10,18 @@ never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from engine.safe_load import PickledCodeRefused, load_plain_torch_file
-from engine.storage import atomic_write
+from engine.storage import atomic_write, write_error_reason
 
 FORMAT_VERSION = 1
 CHECKPOINT_KEYS = frozenset({
@@ -51,16 +53,40 @@ class CheckpointFormatError(CheckpointError):
     """The file is not a checkpoint this version of FaceLab understands."""
 
 
+class CheckpointWriteError(CheckpointError):
+    """The checkpoint could not be written (a full disk...); the previous one is intact."""
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """Write `payload` to `path` atomically; returns the path written."""
     _check_keys(payload, Path(path))
-    return atomic_write(path, lambda file: torch.save(payload, file))
+    with _explained_write_errors(path):
+        return atomic_write(path, lambda file: torch.save(payload, file))
 
 
 def copy_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Copy a written checkpoint atomically (cheaper than serialising it again)."""
-    with open(source, "rb") as source_file:
+    with _explained_write_errors(target), open(source, "rb") as source_file:
         return atomic_write(target, lambda file: shutil.copyfileobj(source_file, file))
+
+
+@contextlib.contextmanager
+def _explained_write_errors(path: str | os.PathLike) -> Iterator[None]:
+    """A failed write (a full disk...) as one sentence naming the file and the reason."""
+    try:
+        yield
+    except (OSError, RuntimeError) as error:
+        # torch.save turns a failed write into a RuntimeError caused by the OSError.
+        cause = error if isinstance(error, OSError) else error.__cause__ or error.__context__
+        if isinstance(cause, OSError):
+            reason = write_error_reason(cause)
+        elif "write" in str(error).lower():
+            reason = str(error)
+        else:
+            raise
+        raise CheckpointWriteError(
+            f"{path}: cannot save the checkpoint: {reason}. The previous checkpoint is "
+            "kept; resume the run once the disk can be written again.") from error
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.storage import (atomic_write, atomic_write_bytes, publish_staged, sha256_file,
-                            staged_file)
+from engine.storage import (atomic_write, atomic_write_bytes, publish_staged,
+                            remove_stale_temps, sha256_file, staged_file, write_error_reason)
 
 
 def _folder_contents(folder: Path) -> list[str]:
@@ -117,3 +117,25 @@ def test_sha256_file_of_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty"
     path.write_bytes(b"")
     assert sha256_file(path) == hashlib.sha256(b"").hexdigest()
+
+
+def test_stale_temps_of_a_killed_writer_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    import tempfile
+
+    keep = ["last.pt", ".facelab.lock", ".hidden.tmp", "notes.tmp"]
+    for name in keep:
+        (tmp_path / name).write_bytes(b"x")
+    for suffix in (".tmp", ".part"):  # what staged_file names its temps
+        handle, _ = tempfile.mkstemp(prefix=".last.pt.", suffix=suffix, dir=tmp_path)
+        os.close(handle)
+    assert remove_stale_temps(tmp_path) == 2
+    assert _folder_contents(tmp_path) == sorted(keep)
+    assert remove_stale_temps(tmp_path / "missing") == 0
+
+
+def test_write_errors_are_worded_for_the_user() -> None:
+    import errno
+
+    assert write_error_reason(OSError(errno.ENOSPC, "No space")) == "the disk is full"
+    assert write_error_reason(OSError(errno.EROFS, "Read-only")) == "it is on a read-only disk"
+    assert write_error_reason(OSError(errno.EIO, "I/O error")) == "I/O error"

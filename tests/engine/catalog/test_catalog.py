@@ -141,15 +141,22 @@ def test_failed_migration_rolls_back_to_the_old_version(tmp_path, monkeypatch):
     conn.close()
 
 
-def test_catalog_from_a_newer_facelab_is_refused_untouched(tmp_path):
+@pytest.mark.parametrize("ours, sql, error, match", [
+    (True, "PRAGMA user_version = 99", SchemaTooNewError, "newer FaceLab"),
+    # Another program's SQLite file: not migrated into, not even switched to WAL.
+    (False, "CREATE TABLE contacts (name TEXT)", CatalogError, "not a FaceLab catalog.*contacts"),
+])
+def test_catalog_from_a_newer_facelab_or_another_program_is_refused_untouched(
+        tmp_path, ours, sql, error, match):
     path = tmp_path / "catalog.sqlite"
-    Catalog(path).close()
+    if ours:
+        Catalog(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 99")
+    conn.execute(sql)
     conn.commit()
     conn.close()
     before = path.read_bytes()
-    with pytest.raises(SchemaTooNewError, match="newer FaceLab"):
+    with pytest.raises(error, match=match):
         Catalog(path)
     assert path.read_bytes() == before
 

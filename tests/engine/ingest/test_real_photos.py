@@ -140,17 +140,21 @@ def test_cancelled_crop_resumes_where_it_stopped(datasets, tmp_path):
 
 def test_killed_crop_resumes_without_duplicates(datasets, tmp_path):
     project, total = _one_person(datasets, tmp_path)
+    project.close()  # the crop process takes the project's lock; this one only watches
+    watcher = Project.open(project.root, readonly=True)
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "crop", str(project.root),
                              "--workers", "1"], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        done = total - len(project.catalog.photos("pending"))
+        done = total - len(watcher.catalog.photos("pending"))
         if done >= 3 or proc.poll() is not None:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    watcher.close()
+    project = Project.open(project.root)
     done_before = total - len(project.catalog.photos("pending"))
     assert 3 <= done_before < total, "the kill should land mid-crop"
     assert project.catalog.db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
