@@ -25,7 +25,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 # Each module adds its subcommands with register(subparsers); heavy imports stay inside
 # the command functions so `facelab --help` is instant.
-COMMAND_MODULES = ("engine.cli_training", "engine.cli_models")
+COMMAND_MODULES = ("engine.cli_training", "engine.cli_models", "engine.cli_webcam", "engine.cli_analysis",
+                   "engine.cli_report")
 
 
 class ProgressBars:
@@ -80,8 +81,19 @@ def cli_task() -> Iterator[TaskContext]:
 
 
 def open_project(path: str, readonly: bool = False):
-    from engine.project import Project
+    """Open a project to change it, or with ``readonly`` only to read it.
 
+    A reading command still opens for writing when it can, so a catalog from an older
+    FaceLab is upgraded first; when the project is open in the app (locked) or on a
+    read-only disk, it reads it as it is.
+    """
+    from engine.project import Project, ProjectError
+
+    if readonly:
+        try:
+            return Project.open(path)
+        except ProjectError:
+            pass
     return Project.open(path, readonly=readonly)
 
 
@@ -141,9 +153,7 @@ def _crop(project, args, ctx: TaskContext) -> int:
 
 
 def cmd_stats(args) -> int:
-    from engine.project import Project
-
-    with Project.open(args.dir, readonly=True) as project:
+    with open_project(args.dir, readonly=True) as project:
         stats = project.catalog.stats()
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, sort_keys=True))
@@ -239,12 +249,31 @@ def user_errors() -> tuple[type[BaseException], ...]:
             FileNotFoundError)
 
 
+def _configure_logging(verbose: bool) -> None:
+    """Log to stderr, like logging.basicConfig (and, like it, not when the host already
+    configured logging). Without -v, an error the CLI reports itself in one line (a
+    full disk, a damaged file) is not logged again with the engine's traceback."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not verbose:
+        handler.addFilter(_not_reported_by_the_cli)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def _not_reported_by_the_cli(record: logging.LogRecord) -> bool:
+    error = record.exc_info[1] if record.exc_info else None
+    return error is None or not isinstance(error, user_errors())
+
+
 def main(argv: Sequence[str] | None = None,
          launch_gui: Callable[[list[str]], int] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.verbose)
     args.launch_gui = launch_gui
     if args.command is None:
         if launch_gui is None:

@@ -29,7 +29,7 @@ def cmd_predict(args) -> int:
     from engine.ingest.images import ImageReadError
     from engine.inference.predictor import Predictor
 
-    with open_project(args.dir) as project:
+    with open_project(args.dir, readonly=True) as project:
         predictor = Predictor.from_run(project, args.run, threshold=args.threshold,
                                        device=args.device)
     results, failed = [], 0
@@ -58,7 +58,7 @@ def cmd_predict(args) -> int:
 def cmd_export(args) -> int:
     from engine.inference.export_run import export_run
 
-    with open_project(args.dir) as project:
+    with open_project(args.dir, readonly=True) as project:
         exported = export_run(project, args.run, args.format, args.out)
     result = exported.model
     print(f"exported {result.format} model to {result.path}")

@@ -12,7 +12,7 @@ from engine.cli import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, cli_task, open_proje
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
     """Options shared by train, compare and sweep (defaults: TrainConfig's)."""
-    from engine.data.augment import PRESETS
+    from engine.data.augment_presets import PRESETS
     from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS, SCHEDULERS, TrainConfig
 
     d = TrainConfig(arch="customcnn1")

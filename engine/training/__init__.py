@@ -2,19 +2,30 @@
 
     trainer = Trainer(TrainConfig(arch="customcnn1", epochs=10), data, run_dir, callbacks=[print_event])
     finished = trainer.fit()          # or fit(resume=True) to continue run_dir/last.pt
+
+The names below load on first use (PEP 562), so importing a light submodule such as
+engine.training.config (the CLI's parser does) does not load PyTorch.
 """
 
-from engine.training.checkpoint import (CheckpointError, CheckpointFormatError, UnsafeCheckpointError,
-                                        load_checkpoint, save_checkpoint)
-from engine.training.config import TrainConfig
-from engine.training.events import (BatchEnded, CheckpointSaved, EpochEnded, EventCallback, RunFinished,
-                                    RunStarted, TrainingEvent)
-from engine.training.inference import TrainedModel, load_trained_model, predict_probs
-from engine.training.trainer import TrainData, Trainer
+from __future__ import annotations
 
-__all__ = [
-    "BatchEnded", "CheckpointError", "CheckpointFormatError", "CheckpointSaved", "EpochEnded",
-    "EventCallback", "RunFinished", "RunStarted", "TrainConfig", "TrainData", "TrainedModel",
-    "Trainer", "TrainingEvent", "UnsafeCheckpointError", "load_checkpoint", "load_trained_model",
-    "predict_probs", "save_checkpoint",
-]
+import importlib
+
+_EXPORTS = {
+    "CheckpointError": "checkpoint", "CheckpointFormatError": "checkpoint",
+    "UnsafeCheckpointError": "checkpoint", "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint", "TrainConfig": "config",
+    "BatchEnded": "events", "CheckpointSaved": "events", "EpochEnded": "events",
+    "EventCallback": "events", "RunFinished": "events", "RunStarted": "events",
+    "TrainingEvent": "events", "TrainedModel": "inference", "load_trained_model": "inference",
+    "predict_probs": "inference", "TrainData": "trainer", "Trainer": "trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"engine.training.{module}"), name)

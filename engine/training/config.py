@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 
-from engine.data.augment import PRESETS
+from engine.data.augment_presets import PRESETS
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine", "step", "plateau")
@@ -27,6 +27,8 @@ CLASS_WEIGHTINGS = ("none", "loss", "sampler")
 # amp / channels_last: "auto" turns them on for CUDA only, where they pay off.
 AUTO_SWITCH = ("auto", True, False)
 _MAX_SEED = 2**63
+# Below this a face has too few pixels for any of the zoo's networks to downsample.
+MIN_INPUT_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     dropout: float | None = None  # None = the architecture's default
     augment: str = "standard"
+    # Side of the square faces the model takes; None = the architecture's own. A lower
+    # resolution makes from-scratch training affordable on a CPU (see model_input_size).
+    input_size: int | None = None
     early_stopping_patience: int | None = 5  # None = never stop early
     early_stopping_min_delta: float = 0.0
     class_weighting: str = "none"
@@ -90,6 +95,21 @@ class TrainConfig:
         if "arch" not in values:
             raise ValueError("Training settings need an 'arch' (the architecture to train).")
         return cls(**values)
+
+
+def model_input_size(config: TrainConfig | Mapping[str, Any]) -> int:
+    """The side, in pixels, of the square faces a run's model takes.
+
+    The one answer for training, evaluation and prediction alike: the config's
+    `input_size` when set, else the architecture's own. `config` is a TrainConfig or
+    the dict a checkpoint or run record stores (older ones have no `input_size`).
+    """
+    values = config.to_dict() if isinstance(config, TrainConfig) else config
+    if values.get("input_size") is not None:
+        return int(values["input_size"])
+    from engine.models import get_spec  # the zoo imports torchvision: only when needed
+
+    return get_spec(values["arch"]).input_size
 
 
 def _is_number(value: object) -> bool:
@@ -144,6 +164,7 @@ def _problems(config: TrainConfig) -> list[str]:
     need_float("label_smoothing", 0.0, 1.0)
     need_float("dropout", 0.0, 1.0, optional=True)
     need_choice("augment", tuple(PRESETS))
+    need_int("input_size", MIN_INPUT_SIZE, optional=True)
     need_int("early_stopping_patience", 1, optional=True)
     need_float("early_stopping_min_delta", 0.0, math.inf)
     need_choice("class_weighting", CLASS_WEIGHTINGS)
@@ -170,6 +191,8 @@ def _is_device_name(name: str) -> bool:
     if name == "auto":
         return True
     try:
+        import torch  # local: the config (and the CLI's parser) must not load PyTorch
+
         device = torch.device(name)
     except (RuntimeError, ValueError):
         return False

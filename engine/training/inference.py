@@ -8,7 +8,7 @@ judged on the inputs it was trained on.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,12 +19,13 @@ import engine.models as models
 from engine.data.augment import to_unit_float
 from engine.models import ArchSpec
 from engine.training.checkpoint import load_checkpoint
+from engine.training.config import model_input_size
 
 
 @dataclass(frozen=True)
 class TrainedModel:
     model: nn.Module  # in eval mode
-    spec: ArchSpec
+    spec: ArchSpec  # input_size as this model was trained (see model_input_size)
     class_names: tuple[str, ...]
     config: dict[str, Any]
     epoch: int
@@ -39,7 +40,13 @@ def load_trained_model(path: str | os.PathLike, device: str | torch.device = "cp
                                dropout=payload["config"].get("dropout"))
     model.load_state_dict(payload["model_state"], strict=True)
     model.to(device).eval()
-    return TrainedModel(model=model, spec=models.get_spec(arch), class_names=class_names,
+    spec = models.get_spec(arch)
+    size = model_input_size(payload["config"])
+    if size != spec.input_size:
+        # Trained at its own resolution: everything that feeds this model (evaluation,
+        # Grad-CAM, the predictor, export) reads `spec.input_size`, so it says so here.
+        spec = replace(spec, input_size=size)
+    return TrainedModel(model=model, spec=spec, class_names=class_names,
                         config=dict(payload["config"]), epoch=int(payload["epoch"]))
 
 

@@ -21,10 +21,11 @@ from engine.evaluation.metrics import EvaluationReport
 from engine.models import get_spec, weight_search_dirs, weights_status
 from engine.models.errors import WeightsUnavailableError
 from engine.project import Project
+from engine.storage import remove_stale_temps
 from engine.tasks import TaskContext, null_context
-from engine.training.config import TrainConfig
+from engine.training.config import TrainConfig, model_input_size
 from engine.training.events import EpochEnded, RunFinished, TrainingEvent
-from engine.training.trainer import TrainData, Trainer
+from engine.training.trainer import LAST_CHECKPOINT, TrainData, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAUL
               evaluate: bool = True) -> RunResult:
     """Train ``config`` on the project's split, recording everything in the catalog."""
     ctx = ctx or null_context()
-    spec = get_spec(config.arch)
+    get_spec(config.arch)  # an unknown architecture fails here, before anything is recorded
     if config.pretrained:
         status = weights_status(config.arch)
         if not status.available:  # before a run is recorded: nothing was attempted
@@ -104,7 +105,7 @@ def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAUL
                                           arch=config.arch, filename=status.filename,
                                           search_dirs=weight_search_dirs())
     split = ensure_split(project.catalog, split_name)
-    data, persons = prepare_data(project, split, None, spec.input_size, ctx)
+    data, persons = prepare_data(project, split, None, model_input_size(config), ctx)
     run_id = new_run_id(config.arch)
     run_dir = project.runs_dir / run_id
     project.catalog.runs.create(run_id=run_id, arch=config.arch, split_id=split.split.id,
@@ -123,9 +124,16 @@ def resume_run(project: Project, run_id: str, *,
         raise CatalogError(f"Run {run_id} already finished ({record.status}); nothing to resume")
     config = TrainConfig.from_dict(record.config)
     split = _split_of(project, record)
-    data, _ = prepare_data(project, split, record.persons, get_spec(config.arch).input_size, ctx)
+    data, _ = prepare_data(project, split, record.persons, model_input_size(config), ctx)
     project.catalog.runs.set_running(run_id)
-    return _fit(project, config, data, run_id, callbacks, ctx, resume=True, evaluate=evaluate)
+    run_dir = project.resolve(record.run_dir)
+    remove_stale_temps(run_dir)  # half-written checkpoints of a killed process
+    # A run stopped (or killed) before its first checkpoint has nothing to continue
+    # from: it starts again at epoch 1, as the user asked it to go on.
+    saved = (run_dir / LAST_CHECKPOINT).exists()
+    if not saved:
+        log.info("Run %s has no checkpoint yet; it starts again from epoch 1", run_id)
+    return _fit(project, config, data, run_id, callbacks, ctx, resume=saved, evaluate=evaluate)
 
 
 def _split_of(project: Project, record: RunRecord) -> SplitData:

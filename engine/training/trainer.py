@@ -31,8 +31,8 @@ from engine.storage import atomic_write_bytes
 from engine.tasks import Cancelled, TaskContext, null_context
 from engine.training.callbacks import tensorboard_callback
 from engine.training.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint
-from engine.training.config import TrainConfig
-from engine.training.device import resolve_setup, to_device
+from engine.training.config import TrainConfig, model_input_size
+from engine.training.device import resolve_setup, to_device, training_memory
 from engine.training.events import (BatchEnded, CheckpointSaved, EpochEnded, EventCallback,
                                     RunFinished, RunStarted, RunStatus, TrainingEvent)
 from engine.training.run_state import (RunState, build_run_state, checkpoint_payload,
@@ -102,7 +102,8 @@ class Trainer:
             # benchmark picks the fastest convolution per shape, not always the same one.
             torch.backends.cudnn.benchmark = not self.config.deterministic
             state = self._start(resume)
-            finished = self._finished(state, self._run_epochs(state))
+            with training_memory(state.setup):
+                finished = self._finished(state, self._run_epochs(state))
         except Cancelled:
             finished = self._finished(state, "cancelled")
         except Exception as error:
@@ -120,9 +121,10 @@ class Trainer:
 
     def _start(self, resume: bool) -> RunState:
         config, data = self.config, self.data
-        self.data.check_input_size(config.arch, models.get_spec(config.arch).input_size)
+        self.data.check_input_size(config.arch, model_input_size(config))
         setup = resolve_setup(config)
         state = build_run_state(config, data.class_names, data.train_y, setup)
+        _check_model_takes_input_size(state.model, config, setup.device)
         last = self.run_dir / LAST_CHECKPOINT
         if resume:
             if not last.exists():
@@ -254,11 +256,14 @@ class Trainer:
 
     def _to_model_input(self, state: RunState, images: torch.Tensor, labels: torch.Tensor,
                         augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        # `images` is uint8 (TrainData checks it), so this makes a new float tensor that
+        # the steps below may change in place: no extra batch-sized copies.
         images = to_unit_float(to_device(images, state.setup))
         labels = to_device(labels, state.setup)
-        if augment:
+        if augment and (state.preset.changes_geometry or state.preset.changes_colour):
             images = augment_batch(images, state.preset, state.augment_generator)
-        images = (images - state.mean) / state.std
+        # In place, but the same arithmetic as (images - mean) / std, bit for bit.
+        images = images.sub_(state.mean).div_(state.std)
         if state.setup.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return images, labels
@@ -300,6 +305,30 @@ def _count_batches(count: int, batch_size: int, limit: int | None, drop_single: 
     keep_rest = rest > 1 or (rest == 1 and not (drop_single and full > 0))
     batches = full + int(keep_rest)
     return batches if limit is None else min(batches, limit)
+
+
+def _check_model_takes_input_size(model: torch.nn.Module, config: TrainConfig,
+                                  device: torch.device) -> None:
+    """Fail before the first epoch, with a sentence, when `input_size` does not fit.
+
+    Only networks that pool adaptively take another resolution than their own; the
+    lab's CNNs (a Linear sized for 224 px) and ViT (fixed patch grid) do not, and
+    would otherwise fail mid-batch with a bare shape error.
+    """
+    native = models.get_spec(config.arch).input_size
+    if config.input_size is None or config.input_size == native:
+        return
+    size = config.input_size
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, size, size, device=device))
+    except (RuntimeError, AssertionError, ValueError) as error:
+        raise ValueError(f"{config.arch} cannot take {size}x{size} faces, only its own "
+                         f"{native}x{native}: leave input_size unset ({error})") from error
+    finally:
+        model.train(was_training)
 
 
 def _autocast(state: RunState) -> contextlib.AbstractContextManager:

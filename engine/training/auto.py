@@ -1,0 +1,196 @@
+"""`--arch auto`: the best training configuration this machine can run, offline.
+
+1. Pretrained weights on disk win: FaceNet's VGGFace2 weights (learned on millions
+   of faces) before any ImageNet CNN; transfer learning trains the new head with the
+   backbone frozen, then fine-tunes everything at a tenth of the learning rate.
+2. Without weights (they are never downloaded), a ResNet-18 from scratch on the
+   face crops at a reduced resolution: on a CPU every halving of the side makes an
+   epoch about 4x cheaper, and faces stay recognisable at 64 px. It is trained with
+   augmentation, label smoothing, AdamW and a cosine schedule, for as many epochs
+   as fit a time budget, measured on this device with a few real training steps.
+
+Measured on this project's 2-core machine (bench/accuracy.py, lfw20, 62 persons):
+see the module's constants for the choices those measurements led to.
+
+Options the user gives explicitly (`--epochs 30`, `--lr 1e-3`, `--scratch`...) win
+over the automatic choice; an option counts as given when it differs from
+TrainConfig's default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import torch
+
+from engine.data.splits import DEFAULT_SPLIT, ensure_split
+from engine.models import build_model, get_spec, weights_status
+from engine.models.errors import WeightsUnavailableError
+from engine.project import Project
+from engine.training.config import TrainConfig
+from engine.training.device import resolve_device
+
+log = logging.getLogger(__name__)
+
+# Face-specific weights first; then ImageNet CNNs, cheapest first on a CPU.
+FACE_WEIGHTS = ("facenet",)
+IMAGENET_BY_DEVICE = {
+    "cpu": ("resnet18", "efficientnet_b0", "mobilenet_v3_large", "resnet50", "densenet121",
+            "resnet101", "vit_b_16"),
+    "gpu": ("resnet50", "efficientnet_b0", "resnet18", "densenet121", "resnet101", "vit_b_16",
+            "mobilenet_v3_large"),
+}
+SCRATCH_ARCH = "resnet18"
+SCRATCH_INPUT_SIZE = {"cpu": 64, "gpu": 112}
+# Wall-clock training budget the epochs are fitted to, and the bounds around it.
+TIME_BUDGET_S = {"cpu": 8 * 60, "gpu": 10 * 60}
+EPOCH_RANGE = {"scratch": (8, 60), "transfer": (6, 25)}
+TRANSFER_FREEZE_EPOCHS = 3
+
+
+def transfer_or_scratch(arch: str, epochs: int) -> dict:
+    """TrainConfig settings for `arch`: freeze-then-fine-tune when its weights are on this
+    machine, plain training from scratch otherwise."""
+    if not weights_status(arch).available:
+        return {"pretrained": False, "freeze_epochs": 0}
+    return {"pretrained": True, "freeze_epochs": min(TRANSFER_FREEZE_EPOCHS, max(0, epochs - 1))}
+
+
+def auto_config(project: Project, args: argparse.Namespace | None = None, *,
+                split_name: str = DEFAULT_SPLIT,
+                time_budget_s: float | None = None) -> tuple[TrainConfig, str]:
+    """(config, why) for training on the project's split `split_name` on this machine.
+
+    `args` is `facelab train`'s namespace (None: no options given); `time_budget_s`
+    replaces the device's default training budget (TIME_BUDGET_S).
+    """
+    args = args or argparse.Namespace()
+    wanted = _explicit_settings(args)
+    device = resolve_device(wanted.get("device", "auto"))
+    kind = "gpu" if device.type in ("cuda", "mps") else "cpu"
+    split = ensure_split(project.catalog, split_name)
+    num_train, num_val = len(split.train), len(split.val)
+    num_persons = len({person for _, person in split.train})
+    pretrained_arch, missing = _pretrained_candidate(kind)
+    if wanted.get("pretrained") is True and pretrained_arch is None:
+        raise WeightsUnavailableError("--pretrained was asked for, but no pretrained weights are on "
+                                      "this machine: " + " ".join(missing), arch="auto",
+                                      filename=None)
+    if pretrained_arch is not None and wanted.get("pretrained") is not False:
+        settings, why = _transfer_settings(pretrained_arch)
+    else:
+        settings, why = _scratch_settings(kind, num_train, num_persons)
+        why = (("--scratch given" if wanted.get("pretrained") is False
+                else "no pretrained weights on this machine") + f": {why}")
+    if "epochs" not in wanted:
+        budget = TIME_BUDGET_S[kind] if time_budget_s is None else time_budget_s
+        epochs, timing = _epochs_for_budget(settings, budget, device, num_train, num_val,
+                                            max(num_persons, 2))
+        settings["epochs"] = epochs
+        why += f"; {timing}"
+    settings.update(wanted)
+    if settings.get("freeze_epochs") and "freeze_epochs" not in wanted:
+        # At least one epoch is left to fine-tune the whole network.
+        settings["freeze_epochs"] = min(settings["freeze_epochs"], settings["epochs"] - 1)
+    config = TrainConfig(**settings)
+    given = sorted(set(wanted) - {"pretrained"})
+    if given:
+        why += f"; your own {', '.join(given)} kept"
+    log.info("auto: %s", why)
+    return config, why
+
+
+def _explicit_settings(args: argparse.Namespace) -> dict:
+    """The training options the user set: those that differ from TrainConfig's defaults."""
+    defaults = TrainConfig(arch="auto-defaults").to_dict()
+    renamed = {"early_stopping": "early_stopping_patience"}
+    wanted = {}
+    for option, value in vars(args).items():
+        field = renamed.get(option, option)
+        if field == "early_stopping_patience":
+            value = value or None  # the CLI's 0 means "never"
+        if field == "pretrained":
+            if value is not None:
+                wanted["pretrained"] = value
+        elif field in defaults and field != "arch" and value != defaults[field]:
+            wanted[field] = value
+    return wanted
+
+
+def _pretrained_candidate(kind: str) -> tuple[str | None, list[str]]:
+    """The preferred architecture whose weights are on disk, and why others were not used."""
+    missing = []
+    for arch in FACE_WEIGHTS + IMAGENET_BY_DEVICE[kind]:
+        status = weights_status(arch)
+        if status.available:
+            return arch, missing
+        missing.append(f"{arch}: no {status.filename}.")
+    return None, missing
+
+
+def _transfer_settings(arch: str) -> tuple[dict, str]:
+    spec = get_spec(arch)
+    settings = dict(arch=arch, pretrained=True, freeze_epochs=TRANSFER_FREEZE_EPOCHS,
+                    finetune_lr_factor=0.1, lr=1e-3, optimizer="adamw", weight_decay=1e-4,
+                    scheduler="cosine", label_smoothing=0.1, augment="standard",
+                    batch_size=32, early_stopping_patience=6)
+    return settings, (f"{spec.display_name} with its {spec.pretrained_dataset} weights: train the "
+                      "new head first with the backbone frozen, then "
+                      "fine-tune everything at lr x 0.1")
+
+
+def _scratch_settings(kind: str, num_train: int, num_persons: int) -> tuple[dict, str]:
+    size = SCRATCH_INPUT_SIZE[kind]
+    per_person = num_train / max(num_persons, 1)
+    settings = dict(arch=SCRATCH_ARCH, pretrained=False, input_size=size, lr=2e-3,
+                    optimizer="adamw", weight_decay=5e-4, scheduler="cosine",
+                    label_smoothing=0.1, augment="standard", batch_size=32,
+                    # The cosine schedule needs its whole run; the best checkpoint (by
+                    # validation loss) is kept anyway.
+                    early_stopping_patience=None)
+    return settings, (f"{get_spec(SCRATCH_ARCH).display_name} from scratch at {size}x{size} px "
+                      f"on {kind.upper()} ({num_train} training faces, {per_person:.0f} per person), "
+                      "augmentation, label smoothing 0.1, AdamW + cosine schedule")
+
+
+def _epochs_for_budget(settings: dict, budget_s: float, device: torch.device, num_train: int,
+                       num_val: int, num_classes: int) -> tuple[int, str]:
+    """As many epochs as fit the budget, from a few timed training steps on `device`."""
+    mode = "transfer" if settings.get("pretrained") else "scratch"
+    low, high = EPOCH_RANGE[mode]
+    size = settings.get("input_size") or get_spec(settings["arch"]).input_size
+    per_image = measure_seconds_per_image(settings["arch"], size, num_classes, device,
+                                          batch_size=settings["batch_size"])
+    # A validation pass is forward-only: about a third of a training step per face.
+    epoch_s = per_image * (num_train + num_val / 3)
+    epochs = int(min(high, max(low, budget_s // max(epoch_s, 1e-6))))
+    return epochs, (f"{epochs} epochs (about {epoch_s:.0f} s each measured here, budget "
+                    f"{budget_s / 60:.0f} min)")
+
+
+def measure_seconds_per_image(arch: str, size: int, num_classes: int, device: torch.device,
+                              batch_size: int = 32, steps: int = 2) -> float:
+    """Training seconds per face, timed on a few random batches after one warm-up step."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        model = build_model(arch, num_classes, pretrained=False).to(device)
+        optimizer = torch.optim.AdamW(model.parameters())
+        images = torch.randn(batch_size, 3, size, size, device=device)
+        labels = torch.randint(0, num_classes, (batch_size,), device=device)
+        started = 0.0
+        for step in range(steps + 1):
+            if step == 1:
+                _synchronize(device)
+                started = time.perf_counter()
+            loss = torch.nn.functional.cross_entropy(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        _synchronize(device)
+    return (time.perf_counter() - started) / (steps * batch_size)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
