@@ -176,6 +176,13 @@ class MainWindow(QMainWindow):
         library = self.library_page
         if library is not None:
             library.info_posted.connect(self.banner.show_info)
+        evaluate = self.workspace.pages.get("evaluate")
+        if evaluate is not None:
+            evaluate.info_posted.connect(self.banner.show_info)
+            if library is not None:  # "Show in Library" for a run's misclassified faces
+                evaluate.library_review_requested.connect(library.show_face_set)
+                evaluate.library_review_requested.connect(
+                    lambda *_: self.show_page("library"))
         self.stack.addWidget(self.workspace)
         self.stack.setCurrentWidget(self.workspace)
         self.settings.add_recent_project(project.root)

@@ -48,6 +48,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
              "Label the chosen face"),
     Shortcut("Photo viewer", ("0",), "Unlabel the chosen face"),
     Shortcut("Photo viewer", ("X",), "Not a face / a face again"),
+    Shortcut("Evaluate: error gallery", ("L",), "Label the chosen face as… (relabel in place)"),
+    Shortcut("Evaluate: suspicious labels", ("A",), "Accept: relabel to the suggested person"),
+    Shortcut("Evaluate: suspicious labels", ("R",), "Reject: keep the label"),
 )
 
 

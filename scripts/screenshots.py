@@ -50,6 +50,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("project", nargs="?", help="project folder (default: the demo)")
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    parser.add_argument("--runs-project", help="a project with trained runs for the Evaluate "
+                        "page (default: PROJECT; without runs, two small ones are trained on "
+                        "a temporary copy, a few minutes on a CPU)")
     args = parser.parse_args()
     _ensure_display()
 
@@ -90,7 +93,7 @@ def main() -> int:
     _save(viewer, out, "04-photo-viewer", app)
     viewer.close()
 
-    for number, key in enumerate(("train", "evaluate", "webcam"), start=5):
+    for number, key in ((7, "webcam"),):  # Train: _train_shots; Evaluate: _evaluate_shots
         window.show_page(key)
         _save(window, out, f"0{number}-{key}-placeholder", app)
 
@@ -123,10 +126,116 @@ def main() -> int:
         _save(window, out, "11-import-in-progress", app)
         job.cancel()
         window.runner.wait_for_done()
+    _train_shots(app, window, project_dir, out)
+    _evaluate_shots(app, window, Path(args.runs_project or project_dir), out)
     window.close_project()
     _save(window, out, "12-welcome-with-recent-projects", app)
     window.close()
     return 0
+
+
+def _evaluate_shots(app, window, project_dir: Path, out: Path) -> None:
+    """The Evaluate page: metrics, confusion matrix and mistakes; a confusion cell with
+    Grad-CAM; the scoreboard; the suspicious labels; the dark theme. Works on a
+    temporary copy (the runs linked, not copied), so the project itself is untouched."""
+    from gui.pages.evaluate import LABELS_TAB, RESULTS_TAB, SCOREBOARD_TAB
+
+    root = _evaluation_copy(project_dir)
+    window.open_project(str(root))
+    window.show_page("evaluate")
+    page = window.workspace.pages["evaluate"]
+    _until(app, lambda: page.results_loaded, 3000)
+    if page.report is None and page.current_run_id:
+        job = page.evaluate_current()
+        _until(app, lambda: job.state.finished, 30_000)
+    _until(app, lambda: len(page.thumbnails) >= min(12, page.gallery_model.rowCount()), 500)
+    _save(window, out, "20-evaluate-results", app)
+
+    report = page.report
+    cells = [(count, r, c) for r, row in enumerate(report.confusion_matrix)
+             for c, count in enumerate(row) if r != c and count]
+    if cells:
+        _, r, c = max(cells)
+        page.heatmap.activate_cell(page.confusion_model.index(r, c))
+    page.gallery.gradcam_check.setChecked(True)
+    page.gallery.view.setCurrentIndex(page.gallery_model.index(0))
+    _until(app, lambda: all(page.gradcams.result(f) or page.gradcams.error(f)
+                            for f in page.gallery_model.face_ids()), 6000)
+    _save(window, out, "21-evaluate-cell-with-gradcam", app)
+
+    page.show_tab(SCOREBOARD_TAB)
+    _save(window, out, "22-evaluate-scoreboard", app)
+
+    page.show_tab(LABELS_TAB)
+    job = page.find_suspicious_labels()
+    _until(app, lambda: job.state.finished, 30_000)
+    _until(app, lambda: len(page.issue_thumbnails) >= min(8, page.issues_model.rowCount()), 300)
+    _save(window, out, "23-evaluate-suspicious-labels", app)
+
+    page.show_tab(RESULTS_TAB)
+    window.set_dark_theme(True)
+    _save(window, out, "24-evaluate-dark", app)
+    window.set_dark_theme(False)
+
+
+def _train_shots(app, window, project_dir: Path, out: Path) -> None:
+    """The Train page: a queue of two runs training live, the queue finished (the runs
+    table as scoreboard), and the message when pretrained weights are missing. Trains
+    for about two minutes on a CPU, on a scratch copy of the project (no runs)."""
+    root = Path(tempfile.mkdtemp(prefix="facelab-shots-train-")) / project_dir.name
+    shutil.copytree(project_dir, root, ignore=shutil.ignore_patterns("runs"))
+    window.open_project(str(root))
+    window.show_page("train")
+    page = window.workspace.pages["train"]
+    _until(app, lambda: page.choices is not None and page.charts is not None, 6000)
+    page.arch_model.set_checked(["customcnn1", "customcnn2"])
+    page.form.set_values({"epochs": 5, "augment": "light", "pretrained": False})
+    jobs = page.start_training()
+    _until(app, lambda: page.charts.point_counts()["train_loss"] >= 3, 30_000)
+    _save(window, out, "05-train-live", app)
+    _until(app, lambda: all(job.state.finished for job in jobs), 60_000)
+    _until(app, lambda: page.runs_model.rowCount() >= len(jobs), 500)
+    _save(window, out, "05b-train-queue-finished", app)
+
+    resnet = page.arch_model.architecture("resnet18")
+    if resnet is not None and not resnet.weights_available:  # the page says what to do
+        page.arch_model.set_checked(["resnet18"])
+        page.form.set_values({"pretrained": True, "freeze_epochs": 2})
+        page.start_training()
+        _save(window, out, "05c-train-weights-missing", app)
+        page.form.set_values({"pretrained": False})
+
+
+def _evaluation_copy(project_dir: Path) -> Path:
+    """A scratch copy of the project (runs symlinked); with no trained run, two small
+    ones are trained on it first."""
+    from engine.project import Project
+
+    root = Path(tempfile.mkdtemp(prefix="facelab-shots-eval-")) / project_dir.name
+    shutil.copytree(project_dir, root, ignore=shutil.ignore_patterns("runs"))
+    if (project_dir / "runs").is_dir():
+        (root / "runs").symlink_to((project_dir / "runs").resolve(), target_is_directory=True)
+    with Project.open(root) as project:
+        if any((root / r.run_dir / "best.pt").is_file() for r in project.catalog.runs.list()):
+            return root
+        if (root / "runs").is_symlink():  # new runs go to the copy, not the project
+            (root / "runs").unlink()
+            (root / "runs").mkdir()
+        from engine.training.config import TrainConfig
+        from engine.training.runner import train_run
+
+        for arch in ("customcnn1", "customcnn2"):
+            print(f"training {arch} for the Evaluate screenshots...", flush=True)
+            train_run(project, TrainConfig(arch=arch, epochs=6, augment="light", seed=1,
+                                           early_stopping_patience=None))
+    return root
+
+
+def _until(app, condition, rounds: int) -> None:
+    for _ in range(rounds):
+        if condition():
+            return
+        _settle(app, 1)
 
 
 def _demo_photos() -> Path | None:

@@ -28,3 +28,12 @@ def test_engine_and_cli_load_without_qt():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_no_unused_imports_or_undefined_names():
+    """pyflakes-level checks (ruff F): dead imports and undefined names are bugs here."""
+    ruff = Path(sys.executable).parent / "ruff"
+    result = subprocess.run([str(ruff), "check", "--select", "F,E9", "--output-format", "concise",
+                             "engine", "gui", "bench", "tests", "scripts"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

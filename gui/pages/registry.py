@@ -30,6 +30,17 @@ def _library(context: PageContext) -> QWidget:
     return LibraryPage(context)
 
 
+def _evaluate(context: PageContext) -> QWidget:
+    from gui.pages.evaluate import EvaluatePage
+
+    return EvaluatePage(context)
+
+
+def _train(context: PageContext) -> QWidget:
+    from gui.pages.train import TrainPage
+
+    return TrainPage(context)
+
 
 def _coming(title: str, promise: str) -> Callable[[PageContext], QWidget]:
     return lambda context: ComingSoonPage(title, promise)
@@ -37,12 +48,8 @@ def _coming(title: str, promise: str) -> Callable[[PageContext], QWidget]:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("library", "Library", "library", _library),
-    PageSpec("train", "Train", "train", _coming(
-        "Train", "Train one or several architectures (CustomCNN, ResNet, DenseNet, ViT) on "
-        "the labelled faces and watch their loss and accuracy live.")),
-    PageSpec("evaluate", "Evaluate", "evaluate", _coming(
-        "Evaluate", "Compare runs, read the confusion matrix, see Grad-CAM heat maps and "
-        "review the faces a model got wrong.")),
+    PageSpec("train", "Train", "train", _train),
+    PageSpec("evaluate", "Evaluate", "evaluate", _evaluate),
     PageSpec("webcam", "Webcam", "webcam", _coming(
         "Webcam", "Point a camera at someone and see a trained model name them live.")),
 )

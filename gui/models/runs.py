@@ -1,0 +1,169 @@
+"""The training runs of a project as a table (the Train page's past runs and scoreboard).
+
+Rows are plain :class:`RunRow` values read from the catalog on a worker thread
+(``gui.jobs.training_jobs.list_runs``): a run's stored evaluation is a large JSON
+document, too slow to parse on the UI thread for every run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+
+RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+RESUMABLE_STATUSES = ("cancelled", "interrupted")
+STATUS_WORDS = {
+    "running": "training…",
+    "completed": "completed",
+    "early_stopped": "stopped early",
+    "cancelled": "cancelled",
+    "failed": "failed",
+    "interrupted": "interrupted",
+}
+COLUMNS = ("Architecture", "Status", "Best val. acc.", "Test acc.", "Epochs", "Started")
+ARCH, STATUS, VAL_ACC, TEST_ACC, EPOCHS, STARTED = range(len(COLUMNS))
+COLUMN_TIPS = (
+    "The network that was trained",
+    "How the run ended. Cancelled and interrupted runs can be resumed.",
+    "Best accuracy on the validation faces (used to pick the best epoch)",
+    "Accuracy of the best epoch on the test faces, which training never saw: "
+    "the fair score to compare runs",
+    "Epochs trained / epochs planned",
+    "When the run started",
+)
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: str
+    arch: str
+    status: str
+    message: str
+    best_val_acc: float | None
+    test_acc: float | None
+    epochs_done: int
+    epochs_planned: int
+    pretrained: bool
+    created_at: float
+
+    @property
+    def resumable(self) -> bool:
+        return self.status in RESUMABLE_STATUSES
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+class RunListModel(QAbstractTableModel):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[RunRow] = []
+        self._arch_labels: dict[str, str] = {}
+
+    def set_runs(self, rows: Sequence[RunRow]) -> None:
+        """Same runs in the same order (a status or score moved): update in place, so
+        the selection survives; otherwise reset."""
+        rows = list(rows)
+        if [r.id for r in rows] == [r.id for r in self._rows]:
+            changed = [i for i, (old, new) in enumerate(zip(self._rows, rows)) if old != new]
+            self._rows = rows
+            for i in changed:
+                self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+            return
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def set_arch_labels(self, labels: Mapping[str, str]) -> None:
+        """Architecture names as people read them ("ResNet-18" for resnet18)."""
+        self._arch_labels = dict(labels)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, ARCH), self.index(len(self._rows) - 1, ARCH))
+
+    def runs(self) -> list[RunRow]:
+        return list(self._rows)
+
+    def run(self, row: int) -> RunRow:
+        return self._rows[row]
+
+    def row_of(self, run_id: str) -> int | None:
+        return next((i for i, r in enumerate(self._rows) if r.id == run_id), None)
+
+    def arch_label(self, arch: str) -> str:
+        return self._arch_labels.get(arch, arch)
+
+    # ------------------------------------------------------------------- Qt API
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        run, column = self._rows[index.row()], index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(run, column)
+        if role == SORT_ROLE:
+            return self._sort_key(run, column)
+        if role == RUN_ID_ROLE:
+            return run.id
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [f"Run {run.id}", "Pretrained weights, fine-tuned" if run.pretrained
+                     else "Trained from scratch"]
+            if run.message:
+                lines.append(run.message)
+            if run.resumable:
+                lines.append("Select it and press Resume to continue from its last epoch.")
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (VAL_ACC, TEST_ACC, EPOCHS):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemNeverHasChildren)
+
+    def _text(self, run: RunRow, column: int) -> str:
+        if column == ARCH:
+            return self.arch_label(run.arch) + (" (pretrained)" if run.pretrained else "")
+        if column == STATUS:
+            return STATUS_WORDS.get(run.status, run.status)
+        if column == VAL_ACC:
+            return _percent(run.best_val_acc)
+        if column == TEST_ACC:
+            return _percent(run.test_acc)
+        if column == EPOCHS:
+            return f"{run.epochs_done} / {run.epochs_planned}"
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created_at))
+
+    def _sort_key(self, run: RunRow, column: int):
+        if column in (VAL_ACC, TEST_ACC):
+            value = run.best_val_acc if column == VAL_ACC else run.test_acc
+            return -1.0 if value is None else value
+        if column == EPOCHS:
+            return run.epochs_done
+        if column == STARTED:
+            return run.created_at
+        return self._text(run, column).lower()

@@ -1,0 +1,462 @@
+"""The Train page: pick architectures and settings, train (one run, or a queue of
+runs that builds the scoreboard), watch the curves live, reopen or resume past runs.
+
+The runs themselves are a :class:`~gui.models.training_queue.TrainingQueue` (jobs,
+live curves, outcomes); this page is the form, the charts and the runs table around
+it. Nothing here imports torch or pyqtgraph when the window starts: the
+architectures load in a job, and the charts are made the first time the page shows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from engine.catalog import CatalogError
+from gui.jobs import JobHandle
+from gui.jobs.training_jobs import (TrainingChoices, import_weights_file, list_runs,
+                                    load_training_choices, preload_charts, resume_training,
+                                    train_architecture)
+from gui.models.architectures import ArchitectureListModel, missing_weights_message
+from gui.models.runs import (RESUMABLE_STATUSES, RUN_ID_ROLE, SORT_ROLE, TEST_ACC, RunListModel,
+                             RunRow)
+from gui.models.training_curves import RunCurves, RunEnd, TrainingFeed
+from gui.models.training_queue import QueuedRun, TrainingQueue, status_line
+from gui.pages.page_context import PageContext
+from gui.theme import ERROR_COLOUR, set_muted
+from gui.widgets.architecture_list import ArchitectureListView
+from gui.widgets.runs_table import RunsTableView
+from gui.widgets.training_form import TrainingSettingsForm
+
+WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt);;All files (*)"
+IDLE_TEXT = ("No run shown. Check one architecture (or several, to compare them) and press "
+             "Start, or pick a past run below to see its curves.")
+
+
+@dataclass(frozen=True)
+class _Pending:
+    form: dict
+    checked: tuple[str, ...]
+
+
+class TrainPage(QWidget):
+    """Signals: ``choices_loaded()``, ``runs_refreshed()``, ``run_finished(run_id)`` (a run
+    ended and is in the catalog), ``queue_finished()`` (no training job left)."""
+
+    choices_loaded = Signal()
+    runs_refreshed = Signal()
+    run_finished = Signal(str)
+    queue_finished = Signal()
+
+    def __init__(self, context: PageContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._session = context.session
+        self._runner = context.runner
+        self.choices: TrainingChoices | None = None
+        self.charts = None  # TrainingCharts, created on first show (pyqtgraph is slow to import)
+        self.queue = TrainingQueue(self._runner, self)
+        self._shown_once = False
+        self._runs_job: JobHandle | None = None
+        self._runs_stale = False
+        self._pending = _Pending({}, ())
+        self._shown_curves: RunCurves | None = None
+        self.arch_model = ArchitectureListModel(self)
+        self.runs_model = RunListModel(self)
+        self.runs_proxy = QSortFilterProxyModel(self)
+        self.runs_proxy.setSourceModel(self.runs_model)
+        self.runs_proxy.setSortRole(SORT_ROLE)
+        self.form = TrainingSettingsForm()
+        self._build()
+        self.queue.run_started.connect(self._on_run_started)
+        self.queue.ticked.connect(self._redraw)
+        self.queue.runs_changed.connect(self.refresh_runs)
+        self.queue.message_posted.connect(self.show_message)
+        self.queue.run_ended.connect(self._on_run_ended)
+        self.queue.queue_finished.connect(self._on_queue_finished)
+        self.arch_model.checked_changed.connect(self._update_buttons)
+        self.form.changed.connect(self._update_buttons)
+        self._update_buttons()
+
+    # ================================================================ public API
+    def start_training(self) -> list[JobHandle]:
+        """Queue one run per checked architecture; returns their jobs (none if a setting
+        is not usable: the reason shows in the page)."""
+        problem = self._start_problem()
+        if problem:
+            self.show_message(problem, error=True)
+            return []
+        jobs = []
+        for arch in self.arch_model.checked():
+            feed = TrainingFeed()
+            settings = tuple(sorted(self.form.config_values(arch.name).items()))
+            curves = RunCurves(None, arch.name, self.form.epochs.value())
+            jobs.append(self.queue.submit(
+                train_architecture(self._session.root, settings, feed), arch.display_name,
+                feed, curves))
+        self.show_message(f"{len(jobs)} runs queued: they train one after another; compare "
+                          "them in the table below." if len(jobs) > 1 else "")
+        self._show_queue()
+        return jobs
+
+    def stop_training(self) -> None:
+        """Stop the running run within a batch and drop the queued ones."""
+        self.queue.stop()
+        self._update_status()
+        self._update_buttons()
+
+    def resume_run(self, run_id: str) -> JobHandle | None:
+        """Continue a cancelled or interrupted run from its last saved epoch."""
+        try:
+            record = self._session.catalog.runs.get(run_id)  # the table may be a moment old
+        except CatalogError as exc:  # deleted meanwhile (by `facelab` or another page)
+            self.show_message(str(exc), error=True)
+            return None
+        if record.status not in RESUMABLE_STATUSES or self.queue.active_entry_of_run(run_id):
+            self.show_message("Only cancelled or interrupted runs can be resumed.", error=True)
+            return None
+        feed = TrainingFeed()
+        curves = self._stored_curves(run_id)
+        curves.end = None
+        job = self.queue.submit(resume_training(self._session.root, run_id, feed),
+                                self.runs_model.arch_label(record.arch), feed, curves, "Resume")
+        self._show_queue()
+        self._update_buttons()
+        return job
+
+    def show_run(self, run_id: str) -> None:
+        """Select a run in the table: its charts show (the live ones if it is training)."""
+        row = self.runs_model.row_of(run_id)
+        if row is None:
+            return
+        index = self.runs_proxy.mapFromSource(self.runs_model.index(row, 0))
+        self.runs_view.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+
+    def import_weights(self, path: str) -> JobHandle:
+        job = self._runner.submit(import_weights_file(path), title="Import weights")
+        job.succeeded.connect(self._on_weights_imported)
+        job.failed.connect(lambda message, _: self.show_message(
+            f"The weights were not imported: {message}", error=True))
+        return job
+
+    def import_weights_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import pretrained weights", "",
+                                              WEIGHTS_FILTER)
+        if path:
+            self.import_weights(path)
+
+    def refresh_runs(self) -> None:
+        """Re-read the runs from the catalog (on a worker thread), once at a time."""
+        if self._runs_job is not None:
+            self._runs_stale = True
+            return
+        self._runs_stale = False
+        job = self._runner.submit(list_runs(self._session.root), title="Read runs", quiet=True)
+        job.succeeded.connect(self._on_runs_listed)
+        job.finished.connect(self._on_runs_job_finished)
+        self._runs_job = job
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
+        self.message_label.setStyleSheet(f"color: {ERROR_COLOUR.name()};" if error else "")
+
+    def message_text(self) -> str:
+        return "" if self.message_label.isHidden() else self.message_label.text()
+
+    @property
+    def is_training(self) -> bool:
+        return self.queue.is_running
+
+    def shutdown(self) -> None:
+        self.queue.shutdown()
+
+    def save_state(self) -> QByteArray:
+        checked = [a.name for a in self.arch_model.checked()] or list(self._pending.checked)
+        state = {"form": self.form.values() if self.choices else self._pending.form,
+                 "checked": checked,
+                 "splitter": bytes(self.splitter.saveState().toBase64()).decode(),
+                 "right": bytes(self.right_splitter.saveState().toBase64()).decode()}
+        return QByteArray(json.dumps(state).encode())
+
+    def restore_state(self, blob: QByteArray) -> None:
+        try:
+            state = json.loads(bytes(blob).decode())
+            self.splitter.restoreState(QByteArray.fromBase64(state["splitter"].encode()))
+            self.right_splitter.restoreState(QByteArray.fromBase64(state["right"].encode()))
+            self._pending = _Pending(dict(state.get("form", {})),
+                                     tuple(state.get("checked", ())))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return  # a state from another version: the defaults will do
+        self.form.set_values(self._pending.form)
+
+    # ================================================================== building
+    def _build(self) -> None:
+        self.arch_view = ArchitectureListView()
+        self.arch_view.setModel(self.arch_model)
+        self.arch_view.setMinimumHeight(200)
+        self.arch_placeholder = QLabel("Loading the architectures…")
+        set_muted(self.arch_placeholder)
+        self.import_button = QPushButton("Import weights…")
+        self.import_button.clicked.connect(self.import_weights_dialog)
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start_training)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop_training)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.clicked.connect(self._resume_selected)
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label.hide()
+
+        settings = QWidget()
+        column = QVBoxLayout(settings)
+        column.setContentsMargins(10, 8, 10, 8)
+        column.addWidget(_heading("Architectures"))
+        column.addWidget(_hint("Check one to train it; check several to train them one after "
+                               "another and compare them on the scoreboard."))
+        column.addWidget(self.arch_placeholder)
+        column.addWidget(self.arch_view, 1)
+        weights_row = QHBoxLayout()
+        weights_row.addWidget(self.import_button)
+        weights_row.addWidget(_hint("Add a pretrained weights file you downloaded (FaceLab "
+                                    "never downloads)."), 1)
+        column.addLayout(weights_row)
+        column.addSpacing(6)
+        column.addWidget(_heading("Settings"))
+        column.addWidget(self.form)
+        column.addStretch(0)
+        scroll = QScrollArea()
+        scroll.setWidget(settings)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.stop_button, self.resume_button):
+            buttons.addWidget(button)
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 0, 8)
+        left_column.addWidget(scroll, 1)
+        bottom = QVBoxLayout()
+        bottom.setContentsMargins(10, 0, 10, 0)
+        bottom.addLayout(buttons)
+        bottom.addWidget(self.message_label)
+        left_column.addLayout(bottom)
+
+        self.splitter = QSplitter()
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self._build_right())
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([440, 840])
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+    def _build_right(self) -> QWidget:
+        self.status_label = QLabel(IDLE_TEXT)
+        self.status_label.setWordWrap(True)
+        font = self.status_label.font()
+        font.setBold(True)
+        self.status_label.setFont(font)
+        self.queue_label = QLabel()
+        self.queue_label.setWordWrap(True)
+        set_muted(self.queue_label)
+        self.queue_label.hide()
+        self.charts_box = QVBoxLayout()
+        self.charts_box.setContentsMargins(0, 0, 0, 0)
+        self.charts_placeholder = QLabel("Loading the charts…")
+        self.charts_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        set_muted(self.charts_placeholder)
+        self.charts_box.addWidget(self.charts_placeholder)
+        top = QWidget()
+        top_column = QVBoxLayout(top)
+        top_column.setContentsMargins(10, 8, 10, 0)
+        top_column.addWidget(self.status_label)
+        top_column.addWidget(self.queue_label)
+        top_column.addLayout(self.charts_box, 1)
+
+        self.runs_view = RunsTableView(self.runs_proxy)
+        self.runs_view.selectionModel().currentRowChanged.connect(self._on_run_selected)
+        self.runs_view.doubleClicked.connect(lambda _: self._resume_selected())
+        bottom = QWidget()
+        bottom_column = QVBoxLayout(bottom)
+        bottom_column.setContentsMargins(10, 4, 10, 0)
+        bottom_column.addWidget(_heading("Runs"))
+        bottom_column.addWidget(_hint("Every run of this project; sort by test accuracy for "
+                                      "the scoreboard. Select a run to see its curves."))
+        bottom_column.addWidget(self.runs_view, 1)
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.right_splitter.addWidget(top)
+        self.right_splitter.addWidget(bottom)
+        self.right_splitter.setStretchFactor(0, 3)
+        self.right_splitter.setStretchFactor(1, 1)
+        self.right_splitter.setSizes([560, 220])
+        self.right_splitter.setChildrenCollapsible(False)
+        return self.right_splitter
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            self._runner.submit(load_training_choices(), title="Load architectures",
+                                quiet=True).succeeded.connect(self._on_choices_loaded)
+            # pyqtgraph takes most of a second to import: on a worker thread, so the
+            # window stays responsive; the widgets are then made here, at once.
+            self._runner.submit(preload_charts(), title="Load charts",
+                                quiet=True).finished.connect(self._create_charts)
+        self.refresh_runs()
+
+    def _create_charts(self) -> None:
+        from gui.widgets.training_charts import TrainingCharts
+
+        self.charts = TrainingCharts()
+        self.charts_box.replaceWidget(self.charts_placeholder, self.charts)
+        self.charts_placeholder.deleteLater()
+        self.charts.show_curves(self._shown_curves)
+
+    # ================================================================= reactions
+    def _on_choices_loaded(self, choices: TrainingChoices) -> None:
+        first = self.choices is None
+        checked = [a.name for a in self.arch_model.checked()]
+        self.choices = choices
+        self.arch_model.set_architectures(choices.architectures)
+        self.runs_model.set_arch_labels({a.name: a.display_name for a in choices.architectures})
+        self.form.set_choices(choices.presets, choices.devices, choices.optimizers,
+                              choices.class_weightings)
+        if first:
+            self.form.set_values(self._pending.form)
+            checked = list(self._pending.checked)
+        self.arch_model.set_checked(checked)
+        self.arch_placeholder.hide()
+        self._update_buttons()
+        self.choices_loaded.emit()
+
+    def _on_weights_imported(self, path: str) -> None:
+        self.show_message(f"Weights imported: {path}")
+        self._runner.submit(load_training_choices(), title="Load architectures",
+                            quiet=True).succeeded.connect(self._on_choices_loaded)
+
+    def _on_run_started(self, entry: QueuedRun) -> None:
+        self._show_curves(entry.curves)
+        self.runs_view.clearSelection()
+        self._show_queue()
+
+    def _redraw(self) -> None:
+        if self.charts is not None:
+            self.charts.redraw()
+        self._update_status()
+
+    def _on_queue_finished(self) -> None:
+        if sum(e.test_accuracy is not None for e in self.queue.entries) > 1:
+            self.runs_view.sortByColumn(TEST_ACC, Qt.SortOrder.DescendingOrder)  # scoreboard
+        self.queue_finished.emit()
+
+    def _on_run_ended(self, entry: QueuedRun) -> None:
+        self._show_queue()
+        self.refresh_runs()
+        self._update_buttons()
+        if entry.curves.run_id is not None:
+            self.run_finished.emit(entry.curves.run_id)
+
+    def _on_runs_listed(self, rows: tuple[RunRow, ...]) -> None:
+        selected = self._selected_run_id()
+        self.runs_model.set_runs(rows)
+        if selected is not None and self._selected_run_id() != selected:
+            self.show_run(selected)
+        self._update_buttons()
+        self.runs_refreshed.emit()
+
+    def _on_runs_job_finished(self) -> None:
+        self._runs_job = None
+        if self._runs_stale:
+            self.refresh_runs()
+
+    def _on_run_selected(self, current, _previous) -> None:
+        run_id = current.data(RUN_ID_ROLE) if current.isValid() else None
+        if run_id is not None:
+            live = self.queue.active_entry_of_run(run_id)
+            if live is not None:
+                self._show_curves(live.curves)
+            else:
+                self._show_curves(self._stored_curves(run_id))
+        self._update_buttons()
+
+    def _resume_selected(self) -> None:
+        run_id = self._selected_run_id()
+        if run_id is not None:
+            self.resume_run(run_id)
+
+    # =================================================================== helpers
+    def _start_problem(self) -> str:
+        if self.choices is None:
+            return "The architectures are still loading; try again in a moment."
+        checked = self.arch_model.checked()
+        if not checked:
+            return "Check at least one architecture to train."
+        return missing_weights_message(checked) if self.form.wants_pretrained else ""
+
+    def _stored_curves(self, run_id: str) -> RunCurves:
+        """A run's curves from the catalog: one run's rows, quick on the UI thread."""
+        runs = self._session.catalog.runs
+        record = runs.get(run_id)
+        end = None if record.status == "running" else RunEnd(
+            record.status, record.message or "", record.best_epoch, record.best_val_acc)
+        return RunCurves.from_epochs(run_id, record.arch, runs.epochs(run_id),
+                                     int(record.config.get("epochs", 0)), end)
+
+    def _show_curves(self, curves: RunCurves | None) -> None:
+        self._shown_curves = curves
+        if self.charts is not None:
+            self.charts.show_curves(curves)
+        self._update_status()
+
+    def _selected_run_id(self) -> str | None:
+        index = self.runs_view.selectionModel().currentIndex()
+        if not index.isValid() or not self.runs_view.selectionModel().isSelected(index):
+            return None
+        return index.data(RUN_ID_ROLE)
+
+    def _update_status(self) -> None:
+        curves = self._shown_curves
+        self.status_label.setText(IDLE_TEXT if curves is None else status_line(
+            curves, self.runs_model.arch_label(curves.arch), self.queue.entry_of(curves)))
+
+    def _show_queue(self) -> None:
+        self.queue_label.setVisible(len(self.queue.entries) > 1)
+        self.queue_label.setText("Queue: " + self.queue.summary())
+
+    def _update_buttons(self) -> None:
+        training = self.is_training
+        self.start_button.setEnabled(self.choices is not None and bool(self.arch_model.checked()))
+        self.start_button.setText("Add to queue" if training else
+                                  "Start" if len(self.arch_model.checked()) < 2 else
+                                  f"Start {len(self.arch_model.checked())} runs")
+        self.stop_button.setEnabled(self.queue.can_stop)
+        run_id = self._selected_run_id()
+        row = self.runs_model.row_of(run_id) if run_id else None
+        self.resume_button.setEnabled(row is not None and self.runs_model.run(row).resumable)
+        self.import_button.setEnabled(self.choices is not None)
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    font.setPointSizeF(font.pointSizeF() * 1.1)
+    label.setFont(font)
+    return label
+
+
+def _hint(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    set_muted(label)
+    return label

@@ -1,0 +1,146 @@
+"""The label-mistake finder's panel: a "Find suspicious labels" button and the ranked
+list of faces that look filed under the wrong person, reviewed with one key each:
+A accepts the suggestion (relabel), R rejects it (keep the label).
+
+The panel says what the user decided (``verdicts_given``); the page applies it to
+the catalog, then the panel moves on to the next face still to review.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPainter, QPalette
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
+                               QPushButton, QTableView, QVBoxLayout, QWidget)
+
+from gui.models.label_issues import (FACE, FACE_ID_ROLE, GIVEN, SCORE, STATUS_ROLE, SUGGESTED,
+                                     VERDICT, LabelIssueModel)
+from gui.theme import set_muted
+
+THUMB = 64
+ACCEPT, REJECT = "accepted", "rejected"
+
+
+class LabelIssueTable(QTableView):
+    """Signal: ``verdict_key_pressed(status)`` for A (accepted) and R (rejected)."""
+
+    verdict_key_pressed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.empty_text = ""
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setIconSize(QSize(THUMB, THUMB))
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.verticalHeader().setDefaultSectionSize(THUMB + 8)
+        self.verticalHeader().hide()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            if event.key() == Qt.Key.Key_A:
+                self.verdict_key_pressed.emit(ACCEPT)
+                return
+            if event.key() == Qt.Key.Key_R:
+                self.verdict_key_pressed.emit(REJECT)
+                return
+        super().keyPressEvent(event)
+
+    def keyboardSearch(self, search: str) -> None:
+        pass  # letters are verdict keys here
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.empty_text and self.model() is not None and self.model().rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect().adjusted(30, 30, -30, -30),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.empty_text)
+            painter.end()
+
+
+class LabelIssuePanel(QWidget):
+    """Signals: ``find_requested()``; ``verdicts_given(face_ids, status)`` with status
+    "accepted" (relabel to the suggestion) or "rejected" (keep the label)."""
+
+    find_requested = Signal()
+    verdicts_given = Signal(list, str)
+
+    def __init__(self, model: LabelIssueModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.find_button = QPushButton("Find suspicious labels")
+        self.find_button.setToolTip(
+            "Cross-validate a quick model on every labelled face and rank the faces whose "
+            "label it doubts most (confident learning). Takes seconds.")
+        self.accept_button = QPushButton("Relabel (A)")
+        self.reject_button = QPushButton("Keep label (R)")
+        self.status_label = QLabel()
+        set_muted(self.status_label)
+        self.table = LabelIssueTable()
+        self.table.setModel(model)
+        self.table.empty_text = ("No suspicious labels found yet. “Find suspicious labels” "
+                                 "looks for faces filed under the wrong person.")
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in ((FACE, THUMB + 70), (GIVEN, 170), (SUGGESTED, 170), (SCORE, 70),
+                              (VERDICT, 110)):
+            self.table.setColumnWidth(column, width)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.find_button)
+        top.addWidget(self.status_label, 1)
+        top.addWidget(self.accept_button)
+        top.addWidget(self.reject_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        self.find_button.clicked.connect(self.find_requested)
+        self.accept_button.clicked.connect(lambda: self.give_verdict(ACCEPT))
+        self.reject_button.clicked.connect(lambda: self.give_verdict(REJECT))
+        self.table.verdict_key_pressed.connect(self.give_verdict)
+        model.modelReset.connect(self._on_reset)
+        self._on_reset()
+
+    def give_verdict(self, status: str) -> None:
+        """Accept or reject the selected faces' suggestions, then go to the next face."""
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        if not rows and self.table.currentIndex().isValid():
+            rows = [self.table.currentIndex().row()]
+        rows = [r for r in rows if self.model.index(r, 0).data(STATUS_ROLE) == "suspicious"]
+        if not rows:
+            return
+        face_ids = [self.model.index(r, 0).data(FACE_ID_ROLE) for r in rows]
+        self.verdicts_given.emit(face_ids, status)
+        self.select_row(self.model.next_undecided_row(rows[-1]))
+        self.update_status()
+
+    def select_row(self, row: int | None) -> None:
+        if row is None:
+            self.table.clearSelection()
+            return
+        self.table.selectRow(row)
+        self.table.scrollTo(self.model.index(row, 0))
+
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        self.find_button.setEnabled(not busy)
+        if text:
+            self.status_label.setText(text)
+
+    def update_status(self) -> None:
+        total, left = self.model.rowCount(), self.model.undecided_count()
+        self.status_label.setText(
+            f"{left} of {total} to review · A: relabel to the suggestion · R: keep the label"
+            if total else "")
+        has_rows = total > 0
+        self.accept_button.setEnabled(has_rows)
+        self.reject_button.setEnabled(has_rows)
+
+    def _on_reset(self) -> None:
+        self.update_status()
+        self.select_row(self.model.next_undecided_row(-1))
