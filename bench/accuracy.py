@@ -74,6 +74,8 @@ def photo_split(root: Path) -> tuple[list[Path], list[int], list[str], np.ndarra
 
 # ------------------------------------------------------------------- recipe
 def run_recipe(root: Path, train: np.ndarray, test: np.ndarray, epochs: int) -> Score:
+    """The lab's loop; the test photos are scored after every epoch so the printout shows
+    whether more epochs would have helped (the result is the last epoch, as in the lab)."""
     from torch import nn
     from torch.utils.data import DataLoader, Subset
     from torchvision import transforms
@@ -86,6 +88,7 @@ def run_recipe(root: Path, train: np.ndarray, test: np.ndarray, epochs: int) -> 
     dataset = ImageFolder(str(root), transform=transform)
     loader = DataLoader(Subset(dataset, train.tolist()), batch_size=RECIPE_BATCH, shuffle=True,
                         generator=torch.Generator().manual_seed(0))
+    test_loader = DataLoader(Subset(dataset, test.tolist()), batch_size=64)
     model = build_model("customcnn1", len(dataset.classes), pretrained=False)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     criterion = nn.CrossEntropyLoss()
@@ -99,17 +102,22 @@ def run_recipe(root: Path, train: np.ndarray, test: np.ndarray, epochs: int) -> 
             optimizer.step()
             loss_sum += loss.item() * len(labels)
             seen += len(labels)
-        print(f"    recipe epoch {epoch + 1}/{epochs}: train loss {loss_sum / seen:.3f} "
-              f"({time.perf_counter() - started:.0f} s)", flush=True)
+        truth, probs = _predict(model, test_loader)
+        print(f"    recipe epoch {epoch + 1}/{epochs}: train loss {loss_sum / seen:.3f}, test "
+              f"acc {(probs.argmax(1) == truth).mean():.1%} ({time.perf_counter() - started:.0f} s)",
+              flush=True)
+    report = evaluate_predictions(truth, probs, dataset.classes, bootstrap=0)
+    return Score(report.accuracy, report.macro_f1, time.perf_counter() - started)
+
+
+def _predict(model, loader) -> tuple[np.ndarray, np.ndarray]:
     model.eval()
-    probs, truth = [], []
+    truth, probs = [], []
     with torch.inference_mode():
-        for images, labels in DataLoader(Subset(dataset, test.tolist()), batch_size=64):
+        for images, labels in loader:
             probs.append(torch.softmax(model(images), dim=1))
             truth.append(labels)
-    report = evaluate_predictions(torch.cat(truth).numpy(), torch.cat(probs).numpy(),
-                                  dataset.classes, bootstrap=0)
-    return Score(report.accuracy, report.macro_f1, time.perf_counter() - started)
+    return torch.cat(truth).numpy(), torch.cat(probs).numpy()
 
 
 # ------------------------------------------------------------------ FaceLab

@@ -53,22 +53,27 @@ class TrainingOutcome:
 
 def load_training_choices():
     def job(ctx: TaskContext) -> TrainingChoices:
-        import torch
+        # torch, SciPy and co. leave ~400,000 objects that live as long as the process. A
+        # full garbage collection walks them all: a third to half a second in which no
+        # thread runs Python, the window included (bench/ui_stall.py). So no collection
+        # while they load, and then they are frozen: left out of every collection.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            import torch
 
-        from engine.data.augment import PRESETS
-        from engine.models import list_architectures, weights_status
-        from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS
-        # Imported now (with scikit-learn and SciPy for the evaluation) rather than when
-        # the first run starts: loading compiled modules holds the GIL, a stall the
-        # window had better take while the student reads the form than mid-training.
-        import engine.evaluation.runs  # noqa: F401
-        import engine.training.runner  # noqa: F401
-
-        # torch, SciPy and co. leave ~400,000 objects that live as long as the process.
-        # A full garbage collection walks them all: a third of a second during which no
-        # thread runs Python, the window included (measured: bench/ui_stall.py). Frozen,
-        # they are left out of every collection.
-        gc.freeze()
+            # The run's own modules (with scikit-learn and SciPy for its evaluation) load
+            # now rather than when the first run starts: loading compiled modules holds
+            # the GIL, a stall better taken while the student reads the form.
+            import engine.evaluation.runs  # noqa: F401
+            import engine.training.runner  # noqa: F401
+            from engine.data.augment import PRESETS
+            from engine.models import list_architectures, weights_status
+            from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
 
         archs = []
         for spec in list_architectures():
