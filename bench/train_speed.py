@@ -456,7 +456,10 @@ def main() -> int:
           " s an epoch)")
     print(f"ratio        : {ratio:.2f}x engine/recipe training ({whole_ratio:.2f}x counting the "
           "engine's validation + checkpoints)")
-    if args.arch == "customcnn1" and not on_cuda:
+    if args.recipe_keeps_memory:
+        print("target       : not judged here: the recipe ran with the engine's memory setting "
+              "(allocator-neutral figures); the target is against the recipe as the lab runs it")
+    elif args.arch == "customcnn1" and not on_cuda:
         verdict = "met" if min(ratio, whole_ratio) >= TARGET else "NOT met"
         print(f"target       : engine >= {TARGET}x the recipe on customcnn1 (cpu): {verdict}")
     return 0
