@@ -65,6 +65,7 @@ from engine.project import Project  # noqa: E402
 from engine.tasks import null_context  # noqa: E402
 from engine.training import TrainConfig, Trainer  # noqa: E402
 from engine.training.device import resolve_setup, reuses_host_memory, training_memory  # noqa: E402
+from engine.training.step import make_train_step  # noqa: E402
 from engine.training.events import BatchEnded, RunFinished  # noqa: E402
 from engine.training.run_state import build_run_state  # noqa: E402
 from engine.training.runner import prepare_data  # noqa: E402
@@ -238,7 +239,7 @@ def engine_config(args, epochs: int, seed: int, **changes) -> TrainConfig:
     return TrainConfig(arch=args.arch, epochs=epochs, batch_size=BATCH_SIZE, lr=LR,
                        augment="none", pretrained=False, early_stopping_patience=None,
                        device=args.device, deterministic=args.deterministic, seed=seed,
-                       **changes)
+                       cuda_graphs="auto" if args.cuda_graphs else False, **changes)
 
 
 def trained_images(count: int) -> int:
@@ -304,23 +305,17 @@ def engine_compute(args, data: TrainData, warmup: int, steps: int) -> float:
     if setup.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     labels = data.train_y[:BATCH_SIZE].to(setup.device)
-    autocast = (torch.autocast(setup.device.type, dtype=setup.amp_dtype) if setup.amp_dtype
-                else contextlib.nullcontext())
+    step = make_train_step(state)  # the trainer's own step: a CUDA graph where it uses one
     flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     torch.backends.cudnn.deterministic = config.deterministic  # as Trainer.fit sets them
     torch.backends.cudnn.benchmark = not config.deterministic
     try:
         with training_memory(setup):
-            for step in range(warmup + steps):
-                if step == warmup:
+            for index in range(warmup + steps):
+                if index == warmup:
                     synchronize(setup.device)
                     started = time.perf_counter()
-                with autocast:
-                    loss = state.loss_fn(model(images), labels)
-                state.optimizer.zero_grad(set_to_none=True)
-                state.scaler.scale(loss).backward()
-                state.scaler.step(state.optimizer)
-                state.scaler.update()
+                step(images, labels)
             synchronize(setup.device)
             seconds = time.perf_counter() - started
     finally:
@@ -341,7 +336,8 @@ def describe_device(args) -> str:
     memory = ", freed host memory kept for reuse" if reuses_host_memory(setup) else ""
     return (f"{where}; torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
             f"{torch.get_num_interop_threads()} inter-op; engine: {amp}, "
-            f"channels_last={setup.channels_last}, deterministic={args.deterministic}{memory}; "
+            f"channels_last={setup.channels_last}, cuda_graphs={setup.cuda_graphs}, "
+            f"deterministic={args.deterministic}{memory}; "
             f"recipe: float32, default layout"
             f"{memory if args.recipe_keeps_memory else ''}")
 
@@ -362,6 +358,8 @@ def main() -> int:
                         help="timed steps of the compute-only figure (default: 5 cpu, 50 cuda)")
     parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
                         help="the engine's deterministic setting (its default: on)")
+    parser.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=True,
+                        help="the engine's CUDA graphs setting (its default: on, on CUDA)")
     parser.add_argument("--recipe-keeps-memory", action="store_true",
                         help="run the recipe with the engine's host memory setting too "
                              "(as with jemalloc/tcmalloc preloaded): the allocator-neutral ratio")

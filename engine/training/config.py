@@ -24,7 +24,8 @@ from engine.data.augment_presets import PRESETS
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine", "step", "plateau")
 CLASS_WEIGHTINGS = ("none", "loss", "sampler")
-# amp / channels_last: "auto" turns them on for CUDA only, where they pay off.
+# amp / channels_last / cuda_graphs: "auto" turns them on where they pay off (CUDA;
+# channels_last also for oneDNN CPUs).
 AUTO_SWITCH = ("auto", True, False)
 _MAX_SEED = 2**63
 # Below this a face has too few pixels for any of the zoo's networks to downsample.
@@ -60,6 +61,9 @@ class TrainConfig:
     device: str = "auto"  # "auto" = cuda, then mps, then cpu
     amp: bool | str = "auto"
     channels_last: bool | str = "auto"
+    # Replay each training step as one CUDA graph instead of launching its kernels one
+    # by one (see engine/training/step.py): the same steps, several times faster.
+    cuda_graphs: bool | str = "auto"
     seed: int = 0
     deterministic: bool = True
     # Test switches: cap the batches of each epoch (Lightning's limit_*_batches).
@@ -178,6 +182,7 @@ def _problems(config: TrainConfig) -> list[str]:
          f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', not {config.device!r}")
     need_choice("amp", AUTO_SWITCH)
     need_choice("channels_last", AUTO_SWITCH)
+    need_choice("cuda_graphs", AUTO_SWITCH)
     need(_is_int(config.seed) and 0 <= config.seed < _MAX_SEED,
          f"seed must be a whole number from 0 to 2**63 - 1, not {config.seed!r}")
     need(isinstance(config.deterministic, bool),

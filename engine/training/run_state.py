@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # Settings that may change between a run and its resumption without making the
 # saved state meaningless (where and how fast it computes, and how long it goes on).
-RESUMABLE_CHANGES = frozenset({"epochs", "device", "amp", "channels_last",
+RESUMABLE_CHANGES = frozenset({"epochs", "device", "amp", "channels_last", "cuda_graphs",
                                "limit_train_batches", "limit_val_batches"})
 
 
