@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from engine.safe_load import PickledCodeRefused, load_plain_torch_file
-from engine.storage import atomic_write, write_error_reason
+from engine.storage import atomic_write, publish_staged, staged_file, write_error_reason
 
 FORMAT_VERSION = 1
 CHECKPOINT_KEYS = frozenset({
@@ -65,9 +65,22 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
 
 
 def copy_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Path:
-    """Copy a written checkpoint atomically (cheaper than serialising it again)."""
-    with _explained_write_errors(target), open(source, "rb") as source_file:
-        return atomic_write(target, lambda file: shutil.copyfileobj(source_file, file))
+    """Make `target` hold the checkpoint `source` holds, atomically.
+
+    A hard link where the file system has them: checkpoints are only ever replaced by
+    renaming a new file over the name, never rewritten in place, so once `source` is
+    replaced the two names hold different epochs, as two copies would. That saves
+    writing the whole file a second time (ResNet-50 with Adam's moments: 280 MB an
+    epoch). Elsewhere (FAT/exFAT sticks, some network shares) the bytes are copied.
+    """
+    with _explained_write_errors(target), staged_file(target, suffix=".tmp") as temp:
+        temp.unlink()
+        try:
+            os.link(source, temp)
+        except OSError:
+            with open(source, "rb") as source_file, open(temp, "xb") as file:
+                shutil.copyfileobj(source_file, file)
+        return publish_staged(temp, target)
 
 
 @contextlib.contextmanager

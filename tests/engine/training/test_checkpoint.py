@@ -52,6 +52,23 @@ def test_copy_is_atomic(tmp_path):
     assert load_checkpoint(tmp_path / "best.pt")["epoch"] == 3
 
 
+@pytest.mark.parametrize("links", [True, False])
+def test_a_copy_keeps_its_epoch_when_the_source_is_saved_again(tmp_path, monkeypatch, links):
+    # best.pt is a hard link to last.pt where the file system allows; the next save of
+    # last.pt must not change it. Without links (FAT, some shares) the bytes are copied.
+    if not links:
+        def no_links(*args, **kwargs):
+            raise OSError(1, "Operation not permitted")
+        monkeypatch.setattr(os, "link", no_links)
+    last = save_checkpoint(tmp_path / "last.pt", payload(epoch=1))
+    copy_checkpoint(last, tmp_path / "best.pt")
+    assert (os.stat(last).st_ino == os.stat(tmp_path / "best.pt").st_ino) == links
+    save_checkpoint(last, payload(epoch=2))
+    assert load_checkpoint(tmp_path / "best.pt")["epoch"] == 1
+    assert load_checkpoint(last)["epoch"] == 2
+    assert sorted(os.listdir(tmp_path)) == ["best.pt", "last.pt"]
+
+
 class CreatesMarker:
     """Unpickling this would create a file: what a malicious checkpoint does."""
 
