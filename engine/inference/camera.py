@@ -62,12 +62,18 @@ def quiet_opencv() -> Iterator[None]:
     expected to miss, so its log is silenced meanwhile (the level is process-wide)."""
     import cv2
 
-    saved = cv2.getLogLevel()
-    cv2.setLogLevel(0)  # silent
+    # cv2.getLogLevel/setLogLevel in the pinned wheel; cv2.utils.logging in some other
+    # builds (distribution packages, older wheels); neither in a few: then no silence.
+    levels = cv2 if hasattr(cv2, "getLogLevel") else getattr(getattr(cv2, "utils", None), "logging", None)
+    if levels is None or not hasattr(levels, "getLogLevel"):
+        yield
+        return
+    saved = levels.getLogLevel()
+    levels.setLogLevel(0)  # silent
     try:
         yield
     finally:
-        cv2.setLogLevel(saved)
+        levels.setLogLevel(saved)
 
 
 def _open_capture(target: int | str) -> Capture:
