@@ -183,6 +183,9 @@ class MainWindow(QMainWindow):
                 evaluate.library_review_requested.connect(library.show_face_set)
                 evaluate.library_review_requested.connect(
                     lambda *_: self.show_page("library"))
+        webcam = self.workspace.pages.get("webcam")
+        if webcam is not None:  # "no trained run yet": the Webcam page points to Train
+            webcam.train_page_requested.connect(lambda: self.show_page("train"))
         self.stack.addWidget(self.workspace)
         self.stack.setCurrentWidget(self.workspace)
         self.settings.add_recent_project(project.root)

@@ -53,6 +53,8 @@ def main() -> int:
     parser.add_argument("--runs-project", help="a project with trained runs for the Evaluate "
                         "page (default: PROJECT; without runs, two small ones are trained on "
                         "a temporary copy, a few minutes on a CPU)")
+    parser.add_argument("--only", choices=("webcam",), help="only these screenshots (on a "
+                        "copy of --runs-project, or of PROJECT)")
     args = parser.parse_args()
     _ensure_display()
 
@@ -71,6 +73,14 @@ def main() -> int:
     window = create_main_window()
     window.resize(1360, 860)
     window.show()
+    if args.only == "webcam":
+        window.open_project(str(project_dir))
+        window.show_page("webcam")
+        _save(window, out, "07-webcam", app)
+        window.open_project(str(_evaluation_copy(Path(args.runs_project or project_dir))))
+        _webcam_shots(app, window, out)
+        window.close()
+        return 0
     _save(window, out, "01-welcome", app)
 
     window.open_project(str(project_dir))
@@ -93,9 +103,8 @@ def main() -> int:
     _save(viewer, out, "04-photo-viewer", app)
     viewer.close()
 
-    for number, key in ((7, "webcam"),):  # Train: _train_shots; Evaluate: _evaluate_shots
-        window.show_page(key)
-        _save(window, out, f"0{number}-{key}-placeholder", app)
+    window.show_page("webcam")  # without a trained run: it says so (live: _webcam_shots)
+    _save(window, out, "07-webcam", app)
 
     window.show_page("library")
     window.set_dark_theme(True)
@@ -128,6 +137,7 @@ def main() -> int:
         window.runner.wait_for_done()
     _train_shots(app, window, project_dir, out)
     _evaluate_shots(app, window, Path(args.runs_project or project_dir), out)
+    _webcam_shots(app, window, out)
     window.close_project()
     _save(window, out, "12-welcome-with-recent-projects", app)
     window.close()
@@ -176,6 +186,51 @@ def _evaluate_shots(app, window, project_dir: Path, out: Path) -> None:
     window.set_dark_theme(True)
     _save(window, out, "24-evaluate-dark", app)
     window.set_dark_theme(False)
+
+
+def _webcam_shots(app, window, out: Path) -> None:
+    """The Webcam page naming the faces of a video made of the open project's photos (a
+    camera stand-in), then with Grad-CAM, then on the dark theme. Needs a trained run
+    (the Evaluate shots leave their project open)."""
+    page = window.workspace.pages["webcam"]
+    video = _photo_video(window.session.project)
+    window.show_page("webcam")
+    page.open_video(str(video))
+    if page.start() is None:
+        print("webcam screenshots skipped: no trained run", flush=True)
+        return
+    _until(app, lambda: page.video.painted_captions, 6000)
+    _save(window, out, "30-webcam-live", app)
+    page.gradcam_check.setChecked(True)
+    _until(app, lambda: page.video.painted_gradcam is not None, 6000)
+    _save(window, out, "31-webcam-gradcam", app)
+    window.set_dark_theme(True)
+    _until(app, lambda: page.video.painted_captions, 3000)
+    _save(window, out, "32-webcam-dark", app)
+    window.set_dark_theme(False)
+    page.stop()
+    _until(app, lambda: not page.is_live, 3000)
+
+
+def _photo_video(project) -> Path:
+    """A video of a few one-face photos per person of the project, each held 1.5 s and
+    swaying a little with sensor noise, as a face in front of a webcam does."""
+    from engine.inference.fake_camera import write_photo_video
+
+    catalog = project.catalog
+    faces_of_photo: dict[int, list] = {}
+    for face in catalog.faces():
+        if not face.whole_image:
+            faces_of_photo.setdefault(face.photo_id, []).append(face)
+    chosen: dict[int, list[Path]] = {}
+    for faces in faces_of_photo.values():
+        person = faces[0].person_id
+        if len(faces) == 1 and person is not None and len(chosen.get(person, [])) < 2:
+            chosen.setdefault(person, []).append(
+                project.resolve(catalog.photo(faces[0].photo_id).path))
+    photos = [path for paths in list(chosen.values())[:3] for path in paths]
+    folder = Path(tempfile.mkdtemp(prefix="facelab-shots-video-"))
+    return write_photo_video(folder / "camera.avi", photos, 45, sway_px=6, noise=3)
 
 
 def _train_shots(app, window, project_dir: Path, out: Path) -> None:

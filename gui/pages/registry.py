@@ -1,8 +1,8 @@
 """The pages of a project window, in sidebar order.
 
 To add a page: write a QWidget whose constructor takes a :class:`PageContext`, and
-put its :class:`PageSpec` here (replacing the placeholder). The main window only
-assembles what this list names; ``Ctrl+1`` … follow the order.
+put its :class:`PageSpec` here. The main window only assembles what this list names;
+``Ctrl+1`` … follow the order.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Callable
 from PySide6.QtWidgets import QWidget
 
 from gui.pages.page_context import PageContext
-from gui.pages.placeholder import ComingSoonPage
 
 
 @dataclass(frozen=True)
@@ -42,14 +41,15 @@ def _train(context: PageContext) -> QWidget:
     return TrainPage(context)
 
 
-def _coming(title: str, promise: str) -> Callable[[PageContext], QWidget]:
-    return lambda context: ComingSoonPage(title, promise)
+def _webcam(context: PageContext) -> QWidget:
+    from gui.pages.webcam import WebcamPage
+
+    return WebcamPage(context)
 
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("library", "Library", "library", _library),
     PageSpec("train", "Train", "train", _train),
     PageSpec("evaluate", "Evaluate", "evaluate", _evaluate),
-    PageSpec("webcam", "Webcam", "webcam", _coming(
-        "Webcam", "Point a camera at someone and see a trained model name them live.")),
+    PageSpec("webcam", "Webcam", "webcam", _webcam),
 )

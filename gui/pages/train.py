@@ -30,6 +30,7 @@ from gui.pages.page_context import PageContext
 from gui.theme import ERROR_COLOUR, set_muted
 from gui.widgets.architecture_list import ArchitectureListView
 from gui.widgets.runs_table import RunsTableView
+from gui.widgets.section_labels import section_heading, section_hint
 from gui.widgets.training_form import TrainingSettingsForm
 
 WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt);;All files (*)"
@@ -219,18 +220,18 @@ class TrainPage(QWidget):
         settings = QWidget()
         column = QVBoxLayout(settings)
         column.setContentsMargins(10, 8, 10, 8)
-        column.addWidget(_heading("Architectures"))
-        column.addWidget(_hint("Check one to train it; check several to train them one after "
-                               "another and compare them on the scoreboard."))
+        column.addWidget(section_heading("Architectures"))
+        column.addWidget(section_hint("Check one to train it; check several to train them one "
+                                      "after another and compare them on the scoreboard."))
         column.addWidget(self.arch_placeholder)
         column.addWidget(self.arch_view, 1)
         weights_row = QHBoxLayout()
         weights_row.addWidget(self.import_button)
-        weights_row.addWidget(_hint("Add a pretrained weights file you downloaded (FaceLab "
-                                    "never downloads)."), 1)
+        weights_row.addWidget(section_hint("Add a pretrained weights file you downloaded "
+                                           "(FaceLab never downloads)."), 1)
         column.addLayout(weights_row)
         column.addSpacing(6)
-        column.addWidget(_heading("Settings"))
+        column.addWidget(section_heading("Settings"))
         column.addWidget(self.form)
         column.addStretch(0)
         scroll = QScrollArea()
@@ -289,9 +290,10 @@ class TrainPage(QWidget):
         bottom = QWidget()
         bottom_column = QVBoxLayout(bottom)
         bottom_column.setContentsMargins(10, 4, 10, 0)
-        bottom_column.addWidget(_heading("Runs"))
-        bottom_column.addWidget(_hint("Every run of this project; sort by test accuracy for "
-                                      "the scoreboard. Select a run to see its curves."))
+        bottom_column.addWidget(section_heading("Runs"))
+        bottom_column.addWidget(section_hint("Every run of this project; sort by test accuracy "
+                                             "for the scoreboard. Select a run to see its "
+                                             "curves."))
         bottom_column.addWidget(self.runs_view, 1)
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         self.right_splitter.addWidget(top)
@@ -445,18 +447,3 @@ class TrainPage(QWidget):
         self.resume_button.setEnabled(row is not None and self.runs_model.run(row).resumable)
         self.import_button.setEnabled(self.choices is not None)
 
-
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    font = label.font()
-    font.setBold(True)
-    font.setPointSizeF(font.pointSizeF() * 1.1)
-    label.setFont(font)
-    return label
-
-
-def _hint(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    set_muted(label)
-    return label

@@ -16,7 +16,7 @@ from PySide6.QtTest import QTest
 
 from engine.project import Project
 from gui.jobs import JobState
-from gui.pages.placeholder import ComingSoonPage
+from gui.pages.webcam import WebcamPage
 from gui.shortcuts import SHORTCUTS
 from tests.gui.conftest import add_faces
 
@@ -81,14 +81,19 @@ def test_opening_a_folder_that_is_not_a_project_says_so(window, tmp_path):
     assert window.stack.currentWidget() is window.welcome
 
 
-def test_pages_switch_with_ctrl_number_and_placeholders_say_coming(qtbot, library):
+def test_pages_switch_with_ctrl_number_and_webcam_points_to_train_without_a_run(qtbot,
+                                                                               library):
     window = library.window()
     assert window.workspace.page_keys() == ["library", "train", "evaluate", "webcam"]
     QTest.keyClick(library.grid_view, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert window.workspace.current_key() == "train"
     window.show_page("webcam")
     assert window.workspace.current_key() == "webcam"
-    assert isinstance(window.workspace.page("webcam"), ComingSoonPage)
+    webcam = window.workspace.page("webcam")
+    assert isinstance(webcam, WebcamPage) and "No trained run yet" in webcam.message_text()
+    assert not webcam.start_button.isEnabled()
+    webcam.message_label.linkActivated.emit("train")  # the link in the message
+    assert window.workspace.current_key() == "train"
 
 
 def test_every_menu_shortcut_is_in_the_shortcuts_dialog(qtbot, window):
