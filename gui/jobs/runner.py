@@ -54,9 +54,14 @@ class JobState(enum.Enum):
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
+def is_unexpected(exc: BaseException) -> bool:
+    """A bug (or an error without words), as opposed to a failure the engine explains."""
+    return isinstance(exc, _PROGRAMMING_ERRORS) or not str(exc).strip()
+
+
 def readable_error(exc: BaseException) -> str:
     text = str(exc).strip()
-    if isinstance(exc, _PROGRAMMING_ERRORS) or not text:
+    if is_unexpected(exc):
         return f"Unexpected error ({type(exc).__name__}{': ' + text if text else ''})"
     return text
 
@@ -113,8 +118,12 @@ class _Worker(QRunnable):
         except Cancelled:
             signals.stopped.emit()
         except BaseException as exc:  # noqa: BLE001 - every end must reach the UI as one outcome
-            log.exception("job failed")
-            signals.raised.emit(readable_error(exc), traceback.format_exc())
+            message = readable_error(exc)
+            if is_unexpected(exc):
+                log.exception("job failed")
+            else:  # a sentence for the user (full disk, bad file...): no traceback on the console
+                log.warning("job failed: %s", message)
+            signals.raised.emit(message, traceback.format_exc())
         else:
             signals.returned.emit(result)
 

@@ -60,6 +60,23 @@ def test_failure_gives_a_message_and_the_traceback(qtbot, runner):
     assert "Traceback" in details and "ValueError" in details
 
 
+@pytest.mark.parametrize("error, traceback_logged", [
+    (ValueError("the folder holds no photos"), False),  # explained: one line in the log
+    (KeyError("persons"), True),                        # a bug: the traceback is logged
+])
+def test_only_unexpected_failures_log_a_traceback(qtbot, runner, caplog, error, traceback_logged):
+    def job(ctx):
+        raise error
+
+    caplog.set_level("WARNING", logger="gui.jobs.runner")
+    handle = runner.submit(job, title="Job")
+    with qtbot.waitSignal(handle.finished, timeout=10_000):
+        pass
+    records = [r for r in caplog.records if r.name == "gui.jobs.runner"]
+    assert len(records) == 1
+    assert (records[0].exc_info is not None) == traceback_logged
+
+
 def test_cancel_sets_the_flag_and_ends_in_cancelled_once(qtbot, runner):
     started = threading.Event()
     handle = runner.submit(_blocking_job(threading.Event(), started), title="Endless")
