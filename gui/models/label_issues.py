@@ -70,6 +70,19 @@ class LabelIssueModel(QAbstractTableModel):
                                                  old.suggested_person_id, status)
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
+    def reconcile_labels(self, face_ids) -> None:
+        """After labels changed (an undo, a relabel elsewhere): a verdict follows the
+        face's label. An accepted suggestion whose label was undone is open again; a
+        face given the suggested person by other means counts as accepted."""
+        ids = [face_id for face_id in face_ids if face_id in self._row_of]
+        for face in self._catalog.faces_by_ids(ids):
+            issue = self._issues[self._row_of[face.id]]
+            has_suggestion = face.person_id is not None and face.person_id == issue.suggested_person_id
+            if issue.status == "accepted" and not has_suggestion:
+                self.set_status(face.id, "suspicious")
+            elif issue.status == "suspicious" and has_suggestion:
+                self.set_status(face.id, "accepted")
+
     def issue(self, row: int) -> LabelIssueRecord:
         return self._issues[row]
 

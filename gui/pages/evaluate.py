@@ -294,6 +294,8 @@ class EvaluatePage(QWidget):
         session = self._session
         session.labels_changed.connect(lambda change: self.gallery_model.refresh_faces(
             change.face_ids))
+        session.labels_changed.connect(lambda change: self.issues_model.reconcile_labels(
+            change.face_ids))
         session.persons_changed.connect(self._on_persons_changed)
         self.run_picker.run_chosen.connect(self.load_run)
         self.evaluate_button.clicked.connect(self.evaluate_current)

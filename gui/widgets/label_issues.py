@@ -105,6 +105,8 @@ class LabelIssuePanel(QWidget):
         self.reject_button.clicked.connect(lambda: self.give_verdict(REJECT))
         self.table.verdict_key_pressed.connect(self.give_verdict)
         model.modelReset.connect(self._on_reset)
+        # A verdict can also change from outside (an undo reopens an accepted one).
+        model.dataChanged.connect(lambda *_: self.update_status())
         self._on_reset()
 
     def give_verdict(self, status: str) -> None:

@@ -260,6 +260,12 @@ def test_accept_and_reject_keys_on_the_suspicious_label_list(qtbot, page, sessio
 
     session.undo()  # the accepted relabel is one undoable action
     assert catalog.face(first).person_id == persons[names[0]]
+    # ...and undoing it opens the verdict again.
+    assert catalog.runs.label_issues(status="suspicious")[0].face_id == first
+    assert page.issues_model.index(0, 0).data(STATUS_ROLE) == "suspicious"
+    assert "1 of 2 to review" in page.issues_panel.status_label.text()
+    session.redo()
+    assert page.issues_model.index(0, 0).data(STATUS_ROLE) == "accepted"
 
 
 def test_find_suspicious_labels_runs_in_a_job_and_lists_the_ranking(qtbot, page, session):
