@@ -30,6 +30,7 @@ class ProjectSession(QObject):
     persons_changed = Signal()        # added, renamed, merged, deleted or counts moved
     faces_changed = Signal()          # faces added (import), rejected or restored
     history_changed = Signal()        # can_undo / can_redo may differ
+    label_issues_changed = Signal()   # suspicious labels found again, or a verdict given
     error_occurred = Signal(str)
 
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
@@ -145,6 +146,10 @@ class ProjectSession(QObject):
         self.faces_changed.emit()
         self.persons_changed.emit()
         return True
+
+    def notify_label_issues_changed(self) -> None:
+        """The label-mistake finder's list or a verdict on it changed."""
+        self.label_issues_changed.emit()
 
     def notify_faces_added(self) -> None:
         """A job (import, crop) wrote new faces through its own connection."""

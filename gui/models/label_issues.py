@@ -9,7 +9,8 @@ keyboard); a verdict only repaints its row.
 from __future__ import annotations
 
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt,
+                            Signal)
 from PySide6.QtGui import QColor, QFont
 
 from engine.catalog import Catalog, Face
@@ -28,6 +29,8 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 class LabelIssueModel(QAbstractTableModel):
+    verdict_changed = Signal()  # a face's verdict was stored (the Library counts them)
+
     def __init__(self, catalog: Catalog, thumbnails: ThumbnailCache,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +66,7 @@ class LabelIssueModel(QAbstractTableModel):
     def set_status(self, face_id: int, status: str) -> None:
         """Record a verdict in the catalog and repaint its row."""
         self._catalog.runs.set_label_issue_status(face_id, status)
+        self.verdict_changed.emit()
         row = self._row_of.get(face_id)
         if row is not None:
             old = self._issues[row]

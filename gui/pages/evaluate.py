@@ -296,6 +296,7 @@ class EvaluatePage(QWidget):
             change.face_ids))
         session.labels_changed.connect(lambda change: self.issues_model.reconcile_labels(
             change.face_ids))
+        self.issues_model.verdict_changed.connect(session.notify_label_issues_changed)
         session.persons_changed.connect(self._on_persons_changed)
         self.run_picker.run_chosen.connect(self.load_run)
         self.evaluate_button.clicked.connect(self.evaluate_current)
@@ -443,6 +444,7 @@ class EvaluatePage(QWidget):
 
     def _on_mistakes_found(self, count: int) -> None:
         self.issues_model.reload()
+        self._session.notify_label_issues_changed()
         self._post_info(f"{count} suspicious label(s) found." if count else
                         "No suspicious labels found: the labels look consistent.")
 

@@ -242,6 +242,7 @@ class LibraryPage(QWidget):
         session.labels_changed.connect(self._on_labels_changed)
         session.persons_changed.connect(self._on_persons_changed)
         session.faces_changed.connect(self._on_faces_changed)
+        session.label_issues_changed.connect(self._on_label_issues_changed)
         self.person_panel.filter_chosen.connect(self.set_filter)
         grid.number_key_pressed.connect(self._on_number_key)
         grid.unlabel_key_pressed.connect(lambda: self.assign_selected(None))
@@ -290,6 +291,11 @@ class LibraryPage(QWidget):
             ff.NO_FACE: len(catalog.face_ids(whole_image=True)),
             ff.SUSPICIOUS: len(catalog.runs.label_issues())})
         self._update_counts_label()
+
+    def _on_label_issues_changed(self) -> None:
+        if self._filter.kind == ff.SUSPICIOUS:
+            self._requery(keep_selection=True)
+        self._refresh_timer.start()
 
     def _on_faces_changed(self) -> None:
         self._requery(keep_selection=True)

@@ -239,3 +239,33 @@ def _person_filter(library, name):
     from gui.models.face_filter import person_filter
 
     return person_filter(_person_id(library, name), name)
+
+
+def test_the_suspicious_filter_follows_the_finder_and_the_verdicts(qtbot, library):
+    from gui.models import face_filter as ff
+    from gui.models.persons import COUNT_ROLE
+
+    session = library._session
+    catalog = session.catalog
+    anna = add_faces(session.project, 2, person="anna", tag="a")
+    add_faces(session.project, 1, person="ben", tag="b")
+    session.notify_faces_added()
+    ben_id = _person_id(library, "ben")
+
+    def suspicious_count():
+        panel = library.person_panel.filter_list
+        rows = [panel.item(r) for r in range(panel.count())]
+        return next(item.data(COUNT_ROLE) for item in rows if "Suspicious" in item.text())
+
+    # The finder (a job, through its own connection) stores two suspicious labels.
+    catalog.runs.replace_label_issues([(anna[0], 0.9, None, ben_id), (anna[1], 0.5, None, ben_id)])
+    session.notify_label_issues_changed()
+    qtbot.waitUntil(lambda: suspicious_count() == 2)
+    library.set_filter(ff.FaceFilter(ff.SUSPICIOUS, "Suspicious labels"))
+    assert library.grid_model.rowCount() == 2
+
+    # A verdict (given on the Evaluate page) takes the face off the list.
+    catalog.runs.set_label_issue_status(anna[0], "rejected")
+    session.notify_label_issues_changed()
+    qtbot.waitUntil(lambda: suspicious_count() == 1)
+    assert library.grid_model.rowCount() == 1
