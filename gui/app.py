@@ -61,4 +61,12 @@ def run_app(argv: list[str]) -> int:
     window.show()
     # Open the project once the window is on screen: it shows at once, then fills.
     QTimer.singleShot(0, lambda: window.start(list(argv)))
+    QTimer.singleShot(0, lambda: start_engine_warm_up(window))
     return app.exec()
+
+
+def start_engine_warm_up(window: MainWindow):
+    """Load torch & co. in the background once the window shows (gui/jobs/engine_stack.py)."""
+    from gui.jobs.engine_stack import warm_up_engine
+
+    return window.runner.submit(warm_up_engine(), title="Loading the engine", quiet=True)

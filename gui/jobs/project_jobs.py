@@ -46,6 +46,9 @@ def import_and_crop(root: Path, paths: Sequence[str], labels_from_folders: bool)
 
     def job(ctx: TaskContext) -> ImportSummary:
         from engine.ingest import crop_pending, import_paths
+        from gui.jobs.engine_stack import load_engine_stack
+
+        load_engine_stack()  # usually done already (start-up); else without GC pauses
 
         with Project.open(root) as project:
             report = import_paths(project, paths, labels_from_folders=labels_from_folders,

@@ -10,7 +10,7 @@ its callback: events stay on the training thread until the UI drains them.
 
 from __future__ import annotations
 
-import gc
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -18,6 +18,7 @@ from typing import Any, Callable
 from engine.catalog import CatalogError
 from engine.project import Project
 from engine.tasks import Cancelled, TaskContext
+from gui.jobs.engine_stack import load_engine_stack
 from gui.models.architectures import ArchitectureInfo
 from gui.models.runs import RunRow
 
@@ -53,27 +54,11 @@ class TrainingOutcome:
 
 def load_training_choices():
     def job(ctx: TaskContext) -> TrainingChoices:
-        # torch, SciPy and co. leave ~400,000 objects that live as long as the process. A
-        # full garbage collection walks them all: a third to half a second in which no
-        # thread runs Python, the window included (bench/ui_stall.py). So no collection
-        # while they load, and then they are frozen: left out of every collection.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            import torch
-
-            # The run's own modules (with scikit-learn and SciPy for its evaluation) load
-            # now rather than when the first run starts: loading compiled modules holds
-            # the GIL, a stall better taken while the student reads the form.
-            import engine.evaluation.runs  # noqa: F401
-            import engine.training.runner  # noqa: F401
-            from engine.data.augment import PRESETS
-            from engine.models import list_architectures, weights_status
-            from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS
-        finally:
-            gc.freeze()
-            if collecting:
-                gc.enable()
+        load_engine_stack()
+        import torch
+        from engine.data.augment import PRESETS
+        from engine.models import list_architectures, weights_status
+        from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS
 
         archs = []
         for spec in list_architectures():
