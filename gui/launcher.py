@@ -1,5 +1,5 @@
 """The `facelab` console script: subcommands go to the engine's CLI (no Qt imported);
-no subcommand opens the app."""
+no subcommand opens the app; `--self-test` checks the installation (gui/selftest.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def demo_window_args(argv: list[str]) -> list[str] | None:
 
 def main() -> int:
     multiprocessing.freeze_support()  # must come first in a frozen (PyInstaller) app
+    if sys.argv[1:] == ["--self-test"]:
+        from gui.selftest import main as self_test
+
+        return self_test()
     window_args = demo_window_args(sys.argv[1:])
     if window_args is not None:
         return launch_gui(window_args)

@@ -9,7 +9,6 @@ which file to fetch and where it goes.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +17,17 @@ import platformdirs
 import torch
 from torch import nn
 
-from engine.safe_load import PickledCodeRefused, load_plain_torch_file
 from engine.models.errors import (
     UnsafeWeightsFileError,
     WeightsIncompatibleError,
     WeightsUnavailableError,
 )
 from engine.models.spec import ArchSpec, get_spec, resolved_module_name
+from engine.paths import resources_dir
+from engine.safe_load import PickledCodeRefused, load_plain_torch_file
 
 WEIGHTS_DIR_ENV = "FACELAB_WEIGHTS_DIR"
 IMPORT_COMMAND = "facelab weights import FILE"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def facelab_weights_dir() -> Path:
@@ -48,10 +47,8 @@ def _torch_home() -> Path:
 
 
 def bundled_weights_dir() -> Path:
-    """Weights shipped with the installer (PyInstaller unpacks to sys._MEIPASS)."""
-    bundle_root = getattr(sys, "_MEIPASS", None)
-    root = Path(bundle_root) if getattr(sys, "frozen", False) and bundle_root else _REPO_ROOT
-    return root / "resources" / "weights"
+    """Weights shipped with the installer (`scripts/build_installer.sh --weights DIR`)."""
+    return resources_dir() / "weights"
 
 
 def weight_search_dirs() -> list[Path]:

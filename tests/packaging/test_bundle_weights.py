@@ -1,0 +1,80 @@
+"""scripts/bundle_weights.py: only files `facelab weights import` would accept are bundled."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from engine.models import (
+    ArchSpec,
+    WeightsChecksumError,
+    register_architecture,
+    unregister_architecture,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = "tiny_bundle_test"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("bundle_weights", REPO / "scripts" / "bundle_weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tiny_net(num_classes: int, dropout: float | None) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+
+
+@pytest.fixture
+def downloads(tmp_path: Path):
+    """A folder with one genuine torchvision-style file (hash in its name) of a tiny arch."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    staging = folder / "staging.pth"
+    torch.save(_tiny_net(10, None).state_dict(), staging)
+    digest = hashlib.sha256(staging.read_bytes()).hexdigest()
+    genuine = staging.rename(folder / f"tinybundle-{digest[:8]}.pth")
+    register_architecture(ArchSpec(
+        name=TINY, display_name="Tiny", description="A tiny network for bundling tests.",
+        input_size=16, mean=(0.5,) * 3, std=(0.5,) * 3, family="cnn",
+        pretrained_source="torchvision", weights_filename=genuine.name, builder=_tiny_net,
+        head_path="3"))
+    yield folder
+    unregister_architecture(TINY)
+
+
+def test_verified_files_are_staged(downloads: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("FACELAB_WEIGHTS_DIR", raising=False)
+    script = _load_script()
+    stage = tmp_path / "stage"
+    (stage / "old.pth").parent.mkdir()
+    (stage / "old.pth").write_bytes(b"left from an earlier build")
+
+    staged = script.stage(downloads, stage)
+
+    assert [path.name for path in staged] == [path.name for path in downloads.iterdir()]
+    assert sorted(path.name for path in stage.iterdir()) == [staged[0].name]
+    assert staged[0].read_bytes() == (downloads / staged[0].name).read_bytes()
+    import os
+    assert "FACELAB_WEIGHTS_DIR" not in os.environ  # restored
+
+
+def test_a_damaged_file_stops_the_build(downloads: Path, tmp_path: Path):
+    genuine = next(downloads.iterdir())
+    genuine.write_bytes(genuine.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(WeightsChecksumError):
+        _load_script().stage(downloads, tmp_path / "stage")
+    assert list((tmp_path / "stage").iterdir()) == []
+
+
+def test_main_reports_unknown_files(downloads: Path, tmp_path: Path, capsys):
+    (downloads / "holiday.jpg").write_bytes(b"")
+    assert _load_script().main([str(downloads), str(tmp_path / "stage")]) == 1
+    assert "holiday.jpg is not a weights file FaceLab knows" in capsys.readouterr().err
