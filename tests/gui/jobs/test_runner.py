@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -194,3 +195,28 @@ def test_jobs_beyond_the_free_threads_wait_and_can_be_cancelled_there(qtbot):
         release.set()
     assert not ran.is_set() and third.result == "third"
     assert runner.shutdown()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_jobs_and_the_threads_they_start_yield_the_cpu_to_the_window(qtbot, runner):
+    import os
+
+    from gui.jobs.runner import JOB_THREAD_NICENESS
+
+    def niceness():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def job(ctx):
+        seen = {}
+        child = threading.Thread(target=lambda: seen.setdefault("child", niceness()))
+        child.start()
+        child.join()
+        return niceness(), seen["child"]
+
+    handle = runner.submit(job, title="Work")
+    seen = _record(handle)
+    with qtbot.waitSignal(handle.finished, timeout=10_000):
+        pass
+    job_niceness, child_niceness = seen[0][1]
+    assert job_niceness >= JOB_THREAD_NICENESS and child_niceness >= JOB_THREAD_NICENESS
+    assert niceness() < JOB_THREAD_NICENESS  # the UI thread keeps its own
