@@ -36,6 +36,8 @@ def _booby_trap(checkpoint: Path, marker: Path) -> None:
 
     payload = load_checkpoint(checkpoint)
     payload["history"].append({"note": _RunsCodeWhenOpened(marker)})
+    # A new file, as FaceLab writes them: best.pt may be a hard link to last.pt.
+    checkpoint.unlink()
     torch.save(payload, checkpoint)  # still a valid PyTorch zip, keys as expected
 
 
