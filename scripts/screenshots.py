@@ -1,8 +1,13 @@
 """Screenshots of the app for docs/screenshots/ (and for looking at it without a screen).
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py [PROJECT]
+    .venv/bin/python scripts/screenshots.py --synthetic docs/readme-screenshots
 
 PROJECT defaults to the demo project (built first if needed, from the 5celeb photos).
+Those photos may not be redistributed, so docs/screenshots/ is not committed; the
+README's screenshots come from --synthetic, which builds a project of drawn faces
+(scripts/synthetic_faces.py), trains and evaluates two small models on it (a few
+minutes on a CPU) and saves one screenshot per page.
 With no display, the script restarts itself under xvfb-run when it is installed.
 """
 
@@ -17,6 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+WINDOW_SIZE = (1360, 860)
 
 
 def _ensure_display() -> None:
@@ -39,11 +45,12 @@ def _settle(app, rounds: int = 30) -> None:
         QThread.msleep(20)
 
 
-def _save(widget, out: Path, name: str, app) -> None:
+def _save(widget, out: Path, name: str, app) -> Path:
     _settle(app)
     path = out / f"{name}.png"
     widget.grab().save(str(path))
     print(path)
+    return path
 
 
 def main() -> int:
@@ -55,6 +62,8 @@ def main() -> int:
                         "a temporary copy, a few minutes on a CPU)")
     parser.add_argument("--only", choices=("webcam",), help="only these screenshots (on a "
                         "copy of --runs-project, or of PROJECT)")
+    parser.add_argument("--synthetic", metavar="OUT_DIR", help="the README's screenshots, "
+                        "of a project of drawn faces built for them (no PROJECT needed)")
     args = parser.parse_args()
     _ensure_display()
 
@@ -64,15 +73,13 @@ def main() -> int:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                       tempfile.mkdtemp(prefix="facelab-shots-"))
     from engine.project import Project
-    from gui.app import create_application, create_main_window
 
+    if args.synthetic:
+        return _readme_shots(Path(args.synthetic))
     project_dir = Path(args.project) if args.project else _demo_project()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    app = create_application()
-    window = create_main_window()
-    window.resize(1360, 860)
-    window.show()
+    app, window = _open_window()
     if args.only == "webcam":
         window.open_project(str(project_dir))
         window.show_page("webcam")
@@ -144,6 +151,137 @@ def main() -> int:
     return 0
 
 
+def _open_window():
+    from gui.app import create_application, create_main_window
+
+    app = create_application()
+    window = create_main_window()
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    return app, window
+
+
+# ------------------------------------------------------------- the README's screenshots
+README_PHOTOS_PER_PERSON = 30
+README_MISLABELLED_PER_PERSON = 1  # filed under the next person: a mistake to find
+README_SHOT_MAX_BYTES = 300_000
+
+
+def _readme_shots(out: Path) -> int:
+    """One screenshot per page, of a project of drawn faces: what README.md shows.
+
+    Library (all faces, a few selected); Train (a queue training live, beside the two
+    runs trained before); Evaluate (the misclassified test faces, Grad-CAM on); the
+    label-mistake finder; Webcam (live on a video of the project's photos)."""
+    work = Path(tempfile.mkdtemp(prefix="facelab-readme-"))
+    project_dir, runs = _synthetic_project(work)
+    out.mkdir(parents=True, exist_ok=True)
+    app, window = _open_window()
+    window.open_project(str(project_dir))
+    library = window.library_page
+    _wait_for_thumbnails(app, library)
+    library.grid_view.setFocus()
+    library.select_faces(library.grid_model.face_ids()[7:10])
+    shots = [_save(window, out, "1-library", app)]
+
+    from gui.pages.evaluate import LABELS_TAB
+
+    # The gallery's first view, every misclassified test face: mostly photos filed
+    # under the wrong person, which the model names right.
+    page = _show_evaluation(app, window, runs["customcnn1"])
+    _show_gradcams(app, page)
+    shots.append(_save(window, out, "3-evaluate", app))
+    page.show_tab(LABELS_TAB)
+    job = page.find_suspicious_labels()
+    _until(app, lambda: job.state.finished, 60_000)
+    _until(app, lambda: len(page.issue_thumbnails) >= min(8, page.issues_model.rowCount()), 300)
+    window.banner.dismiss()  # the page says the same in its own banner
+    shots.append(_save(window, out, "4-label-mistakes", app))
+
+    best = max(runs.values(), key=lambda run_id: _accuracy(project_dir, run_id))
+    webcam = _start_webcam(app, window, best)
+    if webcam is not None:
+        shots.append(_save(window, out, "5-webcam", app))
+        webcam.stop()
+        _until(app, lambda: not webcam.is_live, 3000)
+
+    # Last, as it leaves a cancelled run behind: the lab's two networks queued, the
+    # first one's curves drawn live after a few epochs.
+    train, jobs = _start_training(app, window, ["customcnn1", "customcnn2"], epochs=12)
+    _until(app, lambda: train.charts.point_counts()["train_loss"] >= 5, 60_000)
+    shots.append(_save(window, out, "2-train", app))
+    train.stop_training()
+    _until(app, lambda: all(job.state.finished for job in jobs), 60_000)
+    window.close()
+    shutil.rmtree(work, ignore_errors=True)
+    for path in sorted(shots):
+        _shrink_png(path)
+    return 0
+
+
+def _synthetic_project(work: Path) -> tuple[Path, dict[str, str]]:
+    """A project of drawn faces (scripts/synthetic_faces.py) imported and cropped as a
+    student's photos are (MTCNN finds the faces), with two small runs trained and
+    evaluated on a CPU. Returns the project folder and the run id of each architecture."""
+    from engine.ingest import crop_pending, import_paths
+    from engine.project import Project
+    from engine.training.config import TrainConfig
+    from engine.training.runner import train_run
+    from scripts.synthetic_faces import PERSONS, group_photo, person_photos, write_photo_folders
+
+    print("drawing the synthetic faces...", flush=True)
+    labelled = write_photo_folders(work / "photos", README_PHOTOS_PER_PERSON,
+                                   mislabelled=README_MISLABELLED_PER_PERSON)
+    unsorted = work / "unsorted"  # imported without labels: the Library's to-do list
+    unsorted.mkdir()
+    for n, people in enumerate(([0, 2, 3], [1, 4], [5, 0])):
+        group_photo(people, seed=n)[0].save(unsorted / f"group-{n}.jpg", quality=90)
+    for index in range(len(PERSONS)):
+        photo, _ = next(person_photos(index, 1, seed=100))
+        photo.save(unsorted / f"unsorted-{index}.jpg", quality=90)
+
+    runs: dict[str, str] = {}
+    with Project.create(work / "synthetic-faces") as project:
+        import_paths(project, [labelled], labels_from_folders=True)
+        import_paths(project, [unsorted], labels_from_folders=False)
+        report = crop_pending(project)
+        print(f"MTCNN found {report.faces} faces; {report.no_face} of {report.photos} "
+              "photos had none", flush=True)
+        # customcnn1 takes the lab's 224 px; resnet18 from scratch at 112 px keeps the
+        # CPU time to minutes.
+        for config in (TrainConfig(arch="resnet18", input_size=112, epochs=8, augment="light",
+                                   seed=1, early_stopping_patience=None),
+                       TrainConfig(arch="customcnn1", epochs=8, augment="light", seed=1,
+                                   early_stopping_patience=None)):
+            print(f"training {config.arch} for the Evaluate screenshots...", flush=True)
+            runs[config.arch] = train_run(project, config).run_id
+        root = project.root
+    return root, runs
+
+
+def _accuracy(project_dir: Path, run_id: str) -> float:
+    from engine.project import Project
+
+    with Project.open(project_dir, readonly=True) as project:
+        stored = project.catalog.runs.evaluation(run_id)
+    return float(stored["accuracy"]) if stored else 0.0
+
+
+def _shrink_png(path: Path) -> None:
+    """Re-save a screenshot optimised, as 256 colours when it is still large (the photos
+    in it dither a little; the interface stays sharp)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+    image.save(path, optimize=True)
+    if path.stat().st_size > README_SHOT_MAX_BYTES:
+        image.quantize(256, method=Image.Quantize.MEDIANCUT,
+                       dither=Image.Dither.FLOYDSTEINBERG).save(path, optimize=True)
+    print(f"{path}: {path.stat().st_size // 1000} KB", flush=True)
+
+
+# ------------------------------------------------------------------------ the pages
 def _evaluate_shots(app, window, project_dir: Path, out: Path) -> None:
     """The Evaluate page: metrics, confusion matrix and mistakes; a confusion cell with
     Grad-CAM; the scoreboard; the suspicious labels; the dark theme. Works on a
@@ -152,25 +290,10 @@ def _evaluate_shots(app, window, project_dir: Path, out: Path) -> None:
 
     root = _evaluation_copy(project_dir)
     window.open_project(str(root))
-    window.show_page("evaluate")
-    page = window.workspace.pages["evaluate"]
-    _until(app, lambda: page.results_loaded, 3000)
-    if page.report is None and page.current_run_id:
-        job = page.evaluate_current()
-        _until(app, lambda: job.state.finished, 30_000)
-    _until(app, lambda: len(page.thumbnails) >= min(12, page.gallery_model.rowCount()), 500)
+    page = _show_evaluation(app, window)
     _save(window, out, "20-evaluate-results", app)
 
-    report = page.report
-    cells = [(count, r, c) for r, row in enumerate(report.confusion_matrix)
-             for c, count in enumerate(row) if r != c and count]
-    if cells:
-        _, r, c = max(cells)
-        page.heatmap.activate_cell(page.confusion_model.index(r, c))
-    page.gallery.gradcam_check.setChecked(True)
-    page.gallery.view.setCurrentIndex(page.gallery_model.index(0))
-    _until(app, lambda: all(page.gradcams.result(f) or page.gradcams.error(f)
-                            for f in page.gallery_model.face_ids()), 6000)
+    _show_worst_cell_with_gradcam(app, page)
     _save(window, out, "21-evaluate-cell-with-gradcam", app)
 
     page.show_tab(SCOREBOARD_TAB)
@@ -188,18 +311,49 @@ def _evaluate_shots(app, window, project_dir: Path, out: Path) -> None:
     window.set_dark_theme(False)
 
 
+def _show_evaluation(app, window, run_id: str | None = None):
+    """The Evaluate page of the open project with a run's results (evaluated first if
+    they were never stored) and the error gallery's thumbnails loaded."""
+    window.show_page("evaluate")
+    page = window.workspace.pages["evaluate"]
+    if run_id is not None:
+        page.select_run(run_id)
+    _until(app, lambda: page.results_loaded and (run_id is None or
+                                                 page.current_run_id == run_id), 3000)
+    if page.report is None and page.current_run_id:
+        job = page.evaluate_current()
+        _until(app, lambda: job.state.finished, 30_000)
+    _until(app, lambda: len(page.thumbnails) >= min(12, page.gallery_model.rowCount()), 500)
+    return page
+
+
+def _show_worst_cell_with_gradcam(app, page) -> None:
+    """Click the most confused pair of the confusion matrix (its faces fill the error
+    gallery) and turn Grad-CAM on for them."""
+    report = page.report
+    cells = [(count, r, c) for r, row in enumerate(report.confusion_matrix)
+             for c, count in enumerate(row) if r != c and count]
+    if cells:
+        _, r, c = max(cells)
+        page.heatmap.activate_cell(page.confusion_model.index(r, c))
+    _show_gradcams(app, page)
+
+
+def _show_gradcams(app, page) -> None:
+    """Grad-CAM on for the faces in the error gallery, the first one selected."""
+    page.gallery.gradcam_check.setChecked(True)
+    page.gallery.view.setCurrentIndex(page.gallery_model.index(0))
+    _until(app, lambda: all(page.gradcams.result(f) or page.gradcams.error(f)
+                            for f in page.gallery_model.face_ids()), 6000)
+
+
 def _webcam_shots(app, window, out: Path) -> None:
     """The Webcam page naming the faces of a video made of the open project's photos (a
     camera stand-in), then with Grad-CAM, then on the dark theme. Needs a trained run
     (the Evaluate shots leave their project open)."""
-    page = window.workspace.pages["webcam"]
-    video = _photo_video(window.session.project)
-    window.show_page("webcam")
-    page.open_video(str(video))
-    if page.start() is None:
-        print("webcam screenshots skipped: no trained run", flush=True)
+    page = _start_webcam(app, window)
+    if page is None:
         return
-    _until(app, lambda: page.video.painted_captions, 6000)
     _save(window, out, "30-webcam-live", app)
     page.gradcam_check.setChecked(True)
     _until(app, lambda: page.video.painted_gradcam is not None, 6000)
@@ -210,6 +364,22 @@ def _webcam_shots(app, window, out: Path) -> None:
     window.set_dark_theme(False)
     page.stop()
     _until(app, lambda: not page.is_live, 3000)
+
+
+def _start_webcam(app, window, run_id: str | None = None):
+    """The Webcam page live on a video of the open project's photos, once it has
+    named a face; None when the project has no trained run."""
+    page = window.workspace.pages["webcam"]
+    video = _photo_video(window.session.project)
+    window.show_page("webcam")
+    if run_id is not None:
+        page.run_picker.select_run(run_id)
+    page.open_video(str(video))
+    if page.start() is None:
+        print("webcam screenshots skipped: no trained run", flush=True)
+        return None
+    _until(app, lambda: page.video.painted_captions, 6000)
+    return page
 
 
 def _photo_video(project) -> Path:
@@ -240,12 +410,7 @@ def _train_shots(app, window, project_dir: Path, out: Path) -> None:
     root = Path(tempfile.mkdtemp(prefix="facelab-shots-train-")) / project_dir.name
     shutil.copytree(project_dir, root, ignore=shutil.ignore_patterns("runs"))
     window.open_project(str(root))
-    window.show_page("train")
-    page = window.workspace.pages["train"]
-    _until(app, lambda: page.choices is not None and page.charts is not None, 6000)
-    page.arch_model.set_checked(["customcnn1", "customcnn2"])
-    page.form.set_values({"epochs": 5, "augment": "light", "pretrained": False})
-    jobs = page.start_training()
+    page, jobs = _start_training(app, window, ["customcnn1", "customcnn2"], epochs=5)
     _until(app, lambda: page.charts.point_counts()["train_loss"] >= 3, 30_000)
     _save(window, out, "05-train-live", app)
     _until(app, lambda: all(job.state.finished for job in jobs), 60_000)
@@ -259,6 +424,17 @@ def _train_shots(app, window, project_dir: Path, out: Path) -> None:
         page.start_training()
         _save(window, out, "05c-train-weights-missing", app)
         page.form.set_values({"pretrained": False})
+
+
+def _start_training(app, window, archs: list[str], epochs: int):
+    """The Train page of the open project training ``archs`` from scratch, one after
+    the other: the page and the jobs of the queue."""
+    window.show_page("train")
+    page = window.workspace.pages["train"]
+    _until(app, lambda: page.choices is not None and page.charts is not None, 6000)
+    page.arch_model.set_checked(archs)
+    page.form.set_values({"epochs": epochs, "augment": "light", "pretrained": False})
+    return page, page.start_training()
 
 
 def _evaluation_copy(project_dir: Path) -> Path:
