@@ -178,7 +178,8 @@ class MainWindow(QMainWindow):
             library.info_posted.connect(self.banner.show_info)
         evaluate = self.workspace.pages.get("evaluate")
         if evaluate is not None:
-            evaluate.info_posted.connect(self.banner.show_info)
+            # Its results show in its own banner, beside what they are about; the window's
+            # banner showed the same sentence a second time.
             if library is not None:  # "Show in Library" for a run's misclassified faces
                 evaluate.library_review_requested.connect(library.show_face_set)
                 evaluate.library_review_requested.connect(

@@ -460,7 +460,7 @@ class EvaluatePage(QWidget):
 
     def _post_info(self, text: str, details: str = "") -> None:
         self.banner.show_info(text, details)
-        self.info_posted.emit(text, details)
+        self.info_posted.emit(text, details)  # for tests and listeners; the page shows it
 
     def _on_tab_changed(self, index: int) -> None:
         if index == SCOREBOARD_TAB:

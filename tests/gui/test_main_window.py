@@ -182,3 +182,12 @@ def test_facelab_demo_opens_the_window_at_once(argv, expected):
         assert args is None
     else:
         assert args is not None and any(expected in a for a in args)
+
+
+def test_an_evaluate_result_is_said_once_on_its_page_not_twice(qtbot, library):
+    window = library.window()
+    evaluate = window.workspace.page("evaluate")
+    window.show_page("evaluate")
+    evaluate._post_info("3 suspicious label(s) found.")
+    assert evaluate.banner.isVisible()
+    assert not window.banner.isVisible()
