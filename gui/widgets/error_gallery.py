@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
 from gui.models.error_gallery import (CURRENT_LABEL_ROLE, FACE_ID_ROLE, GRADCAM_STATE_ROLE,
                                       RELABELLED_ROLE, SAMPLE_ROLE, ErrorGalleryModel)
 from gui.theme import set_muted
+from gui.widgets.empty_message import paint_empty_message
 
 if TYPE_CHECKING:
     from engine.evaluation.metrics import EvaluationReport
@@ -165,13 +166,7 @@ class ErrorGalleryView(QListView):
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
-        if self.empty_text and self.model() is not None and self.model().rowCount() == 0:
-            painter = QPainter(self.viewport())
-            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            painter.drawText(self.viewport().rect().adjusted(30, 30, -30, -30),
-                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             self.empty_text)
-            painter.end()
+        paint_empty_message(self, self.empty_text)
 
 
 class ErrorGalleryPanel(QWidget):

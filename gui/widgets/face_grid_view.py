@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPainter, QPalette
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView
 
 from gui.models.face_grid import FACE_ID_ROLE
+from gui.widgets.empty_message import paint_empty_message
 from gui.widgets.face_delegate import FaceItemDelegate
 
 _UNLABEL_KEYS = (Qt.Key.Key_0, Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
@@ -92,15 +93,7 @@ class FaceGridView(QListView):
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
-        model = self.model()
-        if self.empty_text and (model is None or model.rowCount() == 0):
-            painter = QPainter(self.viewport())
-            painter.setPen(self.palette().color(QPalette.ColorGroup.Disabled,
-                                                QPalette.ColorRole.Text))
-            rect = self.viewport().rect().adjusted(40, 40, -40, -40)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             self.empty_text)
-            painter.end()
+        paint_empty_message(self, self.empty_text, margin=40)
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
         face_id = index.data(FACE_ID_ROLE)

@@ -9,13 +9,14 @@ the catalog, then the panel moves on to the next face still to review.
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPainter, QPalette
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from gui.models.label_issues import (FACE, FACE_ID_ROLE, GIVEN, SCORE, STATUS_ROLE, SUGGESTED,
                                      VERDICT, LabelIssueModel)
 from gui.theme import set_muted
+from gui.widgets.empty_message import paint_empty_message
 
 THUMB = 64
 ACCEPT, REJECT = "accepted", "rejected"
@@ -53,13 +54,7 @@ class LabelIssueTable(QTableView):
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
-        if self.empty_text and self.model() is not None and self.model().rowCount() == 0:
-            painter = QPainter(self.viewport())
-            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            painter.drawText(self.viewport().rect().adjusted(30, 30, -30, -30),
-                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             self.empty_text)
-            painter.end()
+        paint_empty_message(self, self.empty_text)
 
 
 class LabelIssuePanel(QWidget):
