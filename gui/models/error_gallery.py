@@ -140,8 +140,7 @@ class ErrorGalleryModel(QAbstractListModel):
         face = self._faces.get(face_id)
         if face is None:
             return self._placeholder
-        pixmap = self._thumbnails.pixmap(face_id, self._root / face.thumb_path,
-                                         self._root / face.crop_path)
+        pixmap = self._thumbnails.face_pixmap(face, self._root)
         return pixmap if pixmap is not None else self._placeholder
 
     def _gradcam_state(self, face_id: int) -> str | None:

@@ -135,8 +135,7 @@ class FaceGridModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self.person_name(face.person_id) or face_status(face)
         if role == Qt.ItemDataRole.DecorationRole:
-            pixmap = self._thumbnails.pixmap(face.id, self._root / face.thumb_path,
-                                             self._root / face.crop_path)
+            pixmap = self._thumbnails.face_pixmap(face, self._root)
             return pixmap if pixmap is not None else self._placeholder
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(face)

@@ -64,10 +64,13 @@ class LabelIssueModel(QAbstractTableModel):
         self._placeholder = pixmap
 
     def set_status(self, face_id: int, status: str) -> None:
-        """Record a verdict in the catalog and repaint its row."""
+        """Record a verdict in the catalog and repaint its row (nothing if it has it:
+        accepting relabels, and the relabel reconciles the verdict before it is set)."""
+        row = self._row_of.get(face_id)
+        if row is not None and self._issues[row].status == status:
+            return
         self._catalog.runs.set_label_issue_status(face_id, status)
         self.verdict_changed.emit()
-        row = self._row_of.get(face_id)
         if row is not None:
             old = self._issues[row]
             self._issues[row] = LabelIssueRecord(old.face_id, old.score, old.given_person_id,
@@ -173,8 +176,7 @@ class LabelIssueModel(QAbstractTableModel):
         face = self._faces.get(face_id)
         if face is None:
             return self._placeholder
-        pixmap = self._thumbnails.pixmap(face_id, self._root / face.thumb_path,
-                                         self._root / face.crop_path)
+        pixmap = self._thumbnails.face_pixmap(face, self._root)
         return pixmap if pixmap is not None else self._placeholder
 
     def _on_thumbnail_ready(self, face_id: int) -> None:

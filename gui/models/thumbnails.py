@@ -20,6 +20,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRectF, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPainterPath, QPixmap
 
+from engine.catalog import Face
+
 THUMB_FILE_SIZE = 112  # pixels of the thumbnails the engine writes (CropSettings.thumb_size)
 
 
@@ -145,6 +147,10 @@ class ThumbnailCache(QObject):
             self._pending.add(key)
             self.loader.request(key, self.source_for(thumb, crop), self.physical_size)
         return None
+
+    def face_pixmap(self, face: Face, root: Path) -> QPixmap | None:
+        """`pixmap` for a catalog face of the project at ``root``."""
+        return self.pixmap(face.id, root / face.thumb_path, root / face.crop_path)
 
     def is_broken(self, key: int) -> bool:
         return key in self._broken
