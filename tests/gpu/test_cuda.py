@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.tasks import TaskContext
 from engine.training import EpochEnded, TrainConfig, load_checkpoint
 from engine.training.device import resolve_setup, to_device
 from tests.engine.training.conftest import TINY_ARCH, make_data
-from tests.engine.training.test_trainer import fit
+from tests.engine.training.test_trainer import fit, fit_cancelled_after_epoch
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -71,13 +70,7 @@ def test_cuda_resume_after_cancel_matches_an_uninterrupted_run(tmp_path):
                          seed=7, deterministic=True)
     data = make_data()
     whole, _ = fit(tmp_path, config, data, name="whole")
-    ctx = TaskContext()
-
-    def cancel_after_epoch_two(event):
-        if isinstance(event, EpochEnded) and event.epoch == 2:
-            ctx.cancel()
-
-    interrupted, _ = fit(tmp_path, config, data, name="split", react=cancel_after_epoch_two, ctx=ctx)
+    interrupted, _ = fit_cancelled_after_epoch(tmp_path, config, data, 2, name="split")
     assert (interrupted.status, interrupted.epochs_done) == ("cancelled", 2)
     resumed, _ = fit(tmp_path, config, data, name="split", resume=True)
     assert (resumed.status, resumed.epochs_done) == ("completed", 4)

@@ -46,6 +46,18 @@ def fit(tmp_path: Path, config: TrainConfig, data, name: str = "run", resume: bo
     return finished, recorder
 
 
+def fit_cancelled_after_epoch(tmp_path: Path, config: TrainConfig, data, epoch: int,
+                              name: str = "run"):
+    """`fit`, cancelled (as the user's Stop does) once epoch ``epoch`` has ended."""
+    ctx = TaskContext()
+
+    def cancel_after_the_epoch(event):
+        if isinstance(event, EpochEnded) and event.epoch == epoch:
+            ctx.cancel()
+
+    return fit(tmp_path, config, data, name=name, react=cancel_after_the_epoch, ctx=ctx)
+
+
 def test_events_arrive_in_order_with_the_right_counts(tmp_path, data):
     # 48 faces in batches of 16: three batches per epoch.
     finished, recorder = fit(tmp_path, tiny_config(), data)
@@ -118,13 +130,7 @@ def test_resume_after_cancel_matches_an_uninterrupted_run(tmp_path, data):
                          class_weighting="sampler", freeze_epochs=3, seed=7)
     uninterrupted, _ = fit(tmp_path, config, data, name="whole")
 
-    ctx = TaskContext()
-
-    def cancel_after_epoch_two(event):
-        if isinstance(event, EpochEnded) and event.epoch == 2:
-            ctx.cancel()
-
-    interrupted, _ = fit(tmp_path, config, data, name="split", react=cancel_after_epoch_two, ctx=ctx)
+    interrupted, _ = fit_cancelled_after_epoch(tmp_path, config, data, 2, name="split")
     assert (interrupted.status, interrupted.epochs_done) == ("cancelled", 2)
     resumed, recorder = fit(tmp_path, config, data, name="split", resume=True)
 
