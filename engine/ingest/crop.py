@@ -183,7 +183,7 @@ def find_face_crops(image: Path | np.ndarray, settings: CropSettings, detector: 
     else:
         data = read_bytes(image) if data is None else data
         small, scale = decode(image, data, max_side=settings.detect_side)
-    detections = detector.detect(small)
+    detections = detector.detect(small, scale)
     width, height = round(small.shape[1] / scale), round(small.shape[0] / scale)
     to_full = 1.0 / scale
     boxes = [tuple(v * to_full for v in d.box) for d in detections]

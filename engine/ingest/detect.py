@@ -4,6 +4,7 @@ facenet-pytorch is not installed (less accurate, no landmarks; the user is told)
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,7 +27,9 @@ class Detection:
 class FaceDetector(Protocol):
     name: str
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]: ...
+    def detect(self, rgb: np.ndarray, scale: float = 1.0) -> list[Detection]:
+        """Faces in ``rgb``, a decode of a photo at ``scale`` of its full size."""
+        ...
 
 
 def mtcnn_available() -> bool:
@@ -49,10 +52,16 @@ class MtcnnDetector:
 
     ``adaptive_min_face_size=False`` keeps ``min_face_size`` as given (the webcam wants
     to skip small background faces, and a larger minimum makes MTCNN faster).
+
+    On a reduced decode of a larger photo, the minimum face size is nudged (by less than
+    one pyramid step) so that MTCNN's image pyramid uses exactly the levels it would use
+    on the full-size photo: see ``aligned_min_face_size``.
     """
 
     name = "mtcnn"
     FALLBACK_SCORE = 0.7
+    # MTCNN's default minimum face on a full-size photo: the pyramid reduced decodes align to.
+    FULL_SIZE_MIN_FACE = 20
 
     def __init__(self, *, min_face_size: int = 20, min_score: float = 0.9,
                  device: str = "cpu", adaptive_min_face_size: bool = True) -> None:
@@ -64,12 +73,31 @@ class MtcnnDetector:
         # post_process/select_largest only matter for MTCNN's own cropping, which we skip.
         self._mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device=device)
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def aligned_min_face_size(self, wanted: float, scale: float) -> float:
+        """The minimum face size nearest ``wanted`` whose pyramid, on a decode at ``scale``
+        of the photo, is made of levels of the full-size photo's own pyramid.
+
+        MTCNN scans an image pyramid whose levels are (12 / min_face) * factor**k of the
+        image it is given. Run on a quarter-size decode with min_face 20, its levels fall
+        between those it would scan on the full-size photo, so the proposal network sees
+        the face at other sizes and borderline faces (and even a large, slightly blurred
+        one) can score differently from a full-size run. With min_face = 20 * scale /
+        factor**k, every level is one the full-size run has: the reduced decode then only
+        skips the full-size run's finest levels (faces smaller than the minimum here).
+        """
+        if scale >= 1.0:
+            return wanted
+        factor = self._mtcnn.factor
+        step = round(math.log(wanted / (self.FULL_SIZE_MIN_FACE * scale)) / math.log(1 / factor))
+        return self.FULL_SIZE_MIN_FACE * scale / factor ** step
+
+    def detect(self, rgb: np.ndarray, scale: float = 1.0) -> list[Detection]:
         import torch
 
         long_side = max(rgb.shape[:2])
-        self._mtcnn.min_face_size = int(min(self.min_face_size, max(12, long_side // 25))
-                                        if self.adaptive_min_face_size else self.min_face_size)
+        wanted = (min(self.min_face_size, max(12, long_side // 25))
+                  if self.adaptive_min_face_size else self.min_face_size)
+        self._mtcnn.min_face_size = self.aligned_min_face_size(wanted, scale)
         if min(rgb.shape[:2]) < self._mtcnn.min_face_size:
             # No face of the minimum size fits (a 1-pixel image, a thin sliver): MTCNN's
             # image pyramid would be empty and facenet-pytorch fails on it (torch.cat of
@@ -101,7 +129,7 @@ class HaarDetector:
             raise RuntimeError(f"OpenCV's face cascade is missing ({path})")
         self._min = (min_face_size, min_face_size)
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, scale: float = 1.0) -> list[Detection]:
         import cv2
 
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

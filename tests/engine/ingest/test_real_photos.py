@@ -205,3 +205,53 @@ def test_12mp_photo_crop_matches_a_cut_from_the_full_size_decode(datasets, tmp_p
             expected = square_crop(full, face.box, 0.4, 224).astype(np.int16)
             saved = np.asarray(Image.open(project.resolve(face.crop_path)), dtype=np.int16)
             assert np.abs(saved - expected).mean() < 4, face
+
+
+def test_reduced_decode_pyramid_is_made_of_full_size_levels():
+    """On a reduced decode, every MTCNN pyramid level is one it scans on the full-size
+    photo (so both propose the same faces), and the minimum face moves < one step."""
+    import math
+
+    from engine.ingest.detect import MtcnnDetector
+
+    detector = MtcnnDetector()
+    factor = detector._mtcnn.factor
+    full_first_level = 12 / MtcnnDetector.FULL_SIZE_MIN_FACE
+    for scale in (1 / 2, 1 / 4, 1 / 8, 0.3):
+        for wanted in (12, 20, 33, 40):
+            aligned = detector.aligned_min_face_size(wanted, scale)
+            assert factor ** 0.5 * wanted <= aligned <= wanted / factor ** 0.5 + 1e-9
+            # level j here, in full-size pixels: (12 / aligned) * factor**j * scale
+            steps = math.log((12 / aligned) * scale / full_first_level) / math.log(factor)
+            assert abs(steps - round(steps)) < 1e-9, (scale, wanted, aligned)
+    assert detector.aligned_min_face_size(20, 1.0) == 20
+
+
+def test_12mp_photos_find_the_faces_a_full_size_detection_finds(datasets):
+    """The reduced decode finds the same subject face as MTCNN run on the full-size
+    12 MP photo (the naive loop of bench/crop_speed.py), and no fewer confident faces."""
+    import io
+
+    from facenet_pytorch import MTCNN
+
+    from bench.crop_speed import iou, phone_photo
+    from engine.ingest import CropSettings
+    from engine.ingest.crop import find_face_crops
+    from engine.ingest.detect import MtcnnDetector
+
+    detector, full_size_mtcnn = MtcnnDetector(), MTCNN(keep_all=True)
+    # the photo whose large, upscaled face a misaligned pyramid scored under 0.9
+    sources = sorted((datasets / "5celeb" / "madonna").glob("train__httpssvagalume*.jpg"))
+    sources += sorted((datasets / "5celeb" / "ben_afflek").glob("*.jpg"))[:2]
+    assert len(sources) == 3
+    for source in sources:
+        buffer = io.BytesIO()
+        phone_photo(Image.open(source)).save(buffer, "JPEG", quality=92)
+        data = buffer.getvalue()
+        found, size = find_face_crops(source, CropSettings(), detector, data=data)
+        boxes, probs = full_size_mtcnn.detect(np.asarray(Image.open(io.BytesIO(data))))
+        reference = [tuple(b) for b, p in zip(boxes, probs) if p >= 0.9]
+        assert reference and len(found) >= len(reference), source.name
+        subject_found = max((f.box for f in found), key=lambda b: plausibility(b, None, *size))
+        subject_ref = max(reference, key=lambda b: plausibility(b, None, *size))
+        assert iou(subject_found, subject_ref) > 0.7, (source.name, subject_found, subject_ref)
