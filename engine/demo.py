@@ -36,8 +36,10 @@ def demo_project_dir() -> Path:
     return user_data_dir() / "demo-project"
 
 
-def build_demo_project(ctx: TaskContext | None = None, rebuild: bool = False) -> Project:
-    """Open the demo project, importing and cropping what is still missing."""
+def build_demo_project(ctx: TaskContext | None = None, rebuild: bool = False,
+                       processes: bool = False) -> Project:
+    """Open the demo project, importing and cropping what is still missing (the crop in
+    worker processes with ``processes``: see crop_pending)."""
     root = demo_project_dir()
     if rebuild and root.exists():
         shutil.rmtree(root)
@@ -50,5 +52,5 @@ def build_demo_project(ctx: TaskContext | None = None, rebuild: bool = False) ->
     project = Project.open_or_create(root)
     if photos is not None:
         import_paths(project, [photos], labels_from_folders=True, ctx=ctx)
-    crop_pending(project, ctx=ctx)
+    crop_pending(project, ctx=ctx, processes=processes)
     return project

@@ -134,24 +134,33 @@ def check_imports() -> str:
     return f"{engine_modules} engine modules and the CLI; " + ", ".join(versions)
 
 
-def _square(value: int) -> int:
-    return value * value
-
-
 def check_worker_process() -> str:
-    """A worker process started the way DataLoader workers and process pools start on
-    Windows and macOS (spawn: a fresh interpreter, which in a frozen app is the app's own
-    executable again; `multiprocessing.freeze_support()` first in gui/launcher.py turns it
-    into a worker). FaceLab itself crops and trains with threads; this keeps a future
-    worker pool, or a library's, from hanging the frozen app."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """The app finds faces in worker processes (engine/ingest/crop_workers.py): forked
+    from a fork server on Linux and macOS, spawned on Windows, and in a frozen app both
+    are the app's own executable run again, which `multiprocessing.freeze_support()`
+    first in gui/launcher.py turns into the server or the worker. One crop worker, made
+    as an import makes it, crops the self-test photo into a scratch project."""
+    import tempfile
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        result = pool.submit(_square, 7).result(timeout=120)
-    if result != 49:
-        raise SelfTestFailure(f"a worker process computed {result} instead of 49")
-    return "a spawned worker process ran and returned its result"
+    from engine.ingest import CropSettings, import_paths
+    from engine.ingest.crop_workers import crop_in_worker, open_crop_pool, process_context
+    from engine.ingest.detect import resolve_detector
+    from engine.project import Project
+
+    with tempfile.TemporaryDirectory(prefix="facelab-selftest-") as scratch:
+        with Project.create(Path(scratch) / "project") as project:
+            import_paths(project, [selftest_photo()])
+            photo = project.catalog.photos()[0]
+            with open_crop_pool(resolve_detector("auto")[0], CropSettings(), 1) as pool:
+                result = pool.submit(crop_in_worker, photo, project.resolve(photo.path),
+                                     project.root).result(timeout=300)
+    if result.error:
+        raise SelfTestFailure(f"the crop worker process could not crop the photo: {result.error}")
+    faces = [face for face in result.faces if not face.whole_image]
+    if not faces:
+        raise SelfTestFailure("the crop worker process found no face in the self-test photo")
+    return (f"a crop worker process ({process_context().get_start_method()}) found "
+            f"{len(faces)} face(s)")
 
 
 def _arch_number(arch: str) -> tuple[str, int, str] | None:

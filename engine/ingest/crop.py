@@ -6,13 +6,14 @@ margin from the full-size decode; save fixed-size crops and thumbnails. A photo 
 no face keeps a whole-image sample flagged "no face found", so pre-cropped sets stay
 usable and nothing silently disappears.
 
-Photos are processed by worker threads (one per core), and the results are committed
-photo by photo from the calling thread: a cancelled or killed crop leaves the rest
+Photos are processed by worker threads (one per core; worker processes in the app, see
+crop_workers.py), and the results are committed photo by photo from the calling thread: a cancelled or killed crop leaves the rest
 'pending', and the next crop resumes there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -20,7 +21,7 @@ import math
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,12 +237,13 @@ def crop_photo(photo: Photo, path: Path, root: Path, settings: CropSettings,
 
 
 # ------------------------------------------------------------------ worker threads
-# Threads rather than processes: decoding (PIL), resizing (OpenCV) and MTCNN's convolutions
-# release the GIL, so threads use every core without the seconds each spawned process
-# spends importing torch, and nothing has to be pickled. Each thread owns a detector.
+# Threads by default: decoding (PIL), resizing (OpenCV) and MTCNN's convolutions release
+# the GIL, so threads use every core without the seconds each spawned process spends
+# importing torch, and nothing has to be pickled. Each thread owns a detector. The app
+# asks for processes, which keep the GIL free for its window (crop_workers.py).
 
 
-@contextmanager
+@contextlib.contextmanager
 def _single_threaded_kernels(threads: int):
     """One intra-op thread per worker thread: otherwise N workers x N kernel threads
     fight over N cores. Restored afterwards (the setting is process-wide)."""
@@ -263,10 +265,20 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+class CropWorkerError(ProjectError):
+    """A crop worker process died (killed, out of memory): the crop stops, and the
+    photos not cropped yet stay pending."""
+
+
 def crop_pending(project: Project, settings: CropSettings = CropSettings(),
                  ctx: TaskContext | None = None, workers: int | None = None,
-                 retry_failed: bool = True) -> CropReport:
-    """Crop every photo not cropped yet; resumable after a cancel or a kill."""
+                 retry_failed: bool = True, processes: bool = False) -> CropReport:
+    """Crop every photo not cropped yet; resumable after a cancel or a kill.
+
+    ``processes=True`` finds the faces in worker processes rather than threads (the
+    desktop app: see engine/ingest/crop_workers.py); results are committed from here
+    either way.
+    """
     ctx = ctx or null_context()
     catalog = project.catalog
     todo = catalog.photos("pending")
@@ -279,19 +291,37 @@ def crop_pending(project: Project, settings: CropSettings = CropSettings(),
     report = CropReport(detector=kind, notice=notice)
     total = len(todo)
     ctx.report("crop", 0, total, notice or "finding faces")
-    local = threading.local()
+    if processes:
+        from engine.ingest import crop_workers
 
-    def work(photo: Photo) -> PhotoCropResult:
-        detector = getattr(local, "detector", None)
-        if detector is None:
-            detector = local.detector = make_detector(
-                kind, min_face_size=settings.min_face_size, min_score=settings.min_score)[0]
-        return crop_photo(photo, project.resolve(photo.path), project.root, settings, detector)
+        processes = crop_workers.use_processes(total)
+    if processes:
+        pool = crop_workers.open_crop_pool(kind, settings, workers)
+
+        def submit(photo: Photo) -> Future:
+            return pool.submit(crop_workers.crop_in_worker, photo,
+                               project.resolve(photo.path), project.root)
+        kernels = contextlib.nullcontext()
+    else:
+        pool = ThreadPoolExecutor(workers)
+        local = threading.local()
+
+        def work(photo: Photo) -> PhotoCropResult:
+            detector = getattr(local, "detector", None)
+            if detector is None:
+                detector = local.detector = make_detector(
+                    kind, min_face_size=settings.min_face_size, min_score=settings.min_score)[0]
+            return crop_photo(photo, project.resolve(photo.path), project.root, settings,
+                              detector)
+
+        def submit(photo: Photo) -> Future:
+            return pool.submit(work, photo)
+        kernels = _single_threaded_kernels(workers)
 
     queue = iter(todo)
     in_flight: dict[Future, Photo] = {}
     done = 0
-    with _single_threaded_kernels(workers), ThreadPoolExecutor(workers) as pool:
+    with kernels, pool:
         try:
             while True:
                 # A bounded number in flight: a cancel takes effect within a photo or two.
@@ -299,13 +329,20 @@ def crop_pending(project: Project, settings: CropSettings = CropSettings(),
                     photo = next(queue, None)
                     if photo is None:
                         break
-                    in_flight[pool.submit(work, photo)] = photo
+                    in_flight[submit(photo)] = photo
                 if not in_flight:
                     break
                 finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in finished:
                     photo = in_flight.pop(future)
-                    _commit(project, photo, future.result(), report)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool as exc:
+                        raise CropWorkerError(
+                            "A face-finding worker process stopped unexpectedly (out of "
+                            "memory, or killed). The photos cropped so far are kept; crop "
+                            "again to go on with the rest.") from exc
+                    _commit(project, photo, result, report)
                     done += 1
                     ctx.report("crop", done, total, photo.path)
                 ctx.check()

@@ -43,7 +43,11 @@ def load_engine_stack() -> None:
 
 
 def warm_up_engine():
-    """A job for the runner: load the engine stack while the user looks at the window."""
+    """A job for the runner: load the engine stack while the user looks at the window,
+    and start the crop workers' fork server, so the first import starts at once."""
     def job(ctx: TaskContext) -> None:
         load_engine_stack()
+        from engine.ingest.crop_workers import start_crop_server
+
+        start_crop_server()
     return job

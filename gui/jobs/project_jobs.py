@@ -55,7 +55,9 @@ def import_and_crop(root: Path, paths: Sequence[str], labels_from_folders: bool)
                                   ctx=ctx)
             if report.cancelled:
                 raise Cancelled()
-            crop = crop_pending(project, ctx=ctx)
+            # Worker processes: MTCNN's Python would otherwise hold the GIL the window
+            # needs to paint (engine/ingest/crop_workers.py).
+            crop = crop_pending(project, ctx=ctx, processes=True)
             if crop.cancelled:
                 raise Cancelled()
         skipped = dict(report.skipped)
@@ -71,7 +73,7 @@ def build_demo_project(rebuild: bool = False):
     def job(ctx: TaskContext) -> str:
         from engine.demo import build_demo_project as build
 
-        project = build(ctx=ctx, rebuild=rebuild)
+        project = build(ctx=ctx, rebuild=rebuild, processes=True)
         try:
             return str(project.root)
         finally:
