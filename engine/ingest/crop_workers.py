@@ -32,6 +32,8 @@ from engine.ingest.detect import FaceDetector, make_detector
 # Below this many photos, a spawned (not forked) worker's start-up, a few seconds of
 # importing torch, costs more than the crop itself: threads do it.
 SPAWN_MIN_PHOTOS = 32
+# As the app's job threads (gui/jobs/runner.py), below the window's thread.
+WORKER_NICENESS = 10
 # What the fork server imports once, so that forked workers start with it loaded.
 _SERVER_PRELOAD = [__name__, "facenet_pytorch"]
 
@@ -82,10 +84,13 @@ def open_crop_pool(detector_kind: str, settings: CropSettings,
 
 def _start_worker(detector_kind: str, settings: CropSettings) -> None:
     global _detector, _settings
-    if hasattr(os, "nice"):
+    if hasattr(os, "setpriority"):
         try:
-            # Like the app's job threads: the window's process gets a core first.
-            os.nice(10)
+            # The niceness of the app's job threads: the window gets a core first. Set,
+            # not added: a worker may inherit it already (forked from a server that a job
+            # thread started).
+            current = os.getpriority(os.PRIO_PROCESS, 0)
+            os.setpriority(os.PRIO_PROCESS, 0, max(current, WORKER_NICENESS))
         except OSError:
             pass
     import cv2

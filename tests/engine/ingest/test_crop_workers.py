@@ -96,3 +96,13 @@ def test_small_crops_use_threads_only_where_workers_are_spawned():
         assert use_processes(1)
     else:
         assert not use_processes(SPAWN_MIN_PHOTOS - 1) and use_processes(SPAWN_MIN_PHOTOS)
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX niceness")
+def test_workers_run_below_the_windows_priority():
+    from engine.ingest import CropSettings
+    from engine.ingest.crop_workers import WORKER_NICENESS, open_crop_pool
+
+    with open_crop_pool("haar", CropSettings(detector="haar"), 1) as pool:
+        niceness = pool.submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=120)
+    assert niceness == max(WORKER_NICENESS, os.getpriority(os.PRIO_PROCESS, 0))
