@@ -6,14 +6,16 @@ as JPEG at quality 92, the size and kind a phone camera gives.
 
   naive:    for each photo, PIL open at full size, MTCNN(keep_all=True).detect
   FaceLab:  import_paths + crop_pending on a fresh project (reduced JPEG decode for
-            detection, full-size crop, one worker thread per core)
+            detection, full-size crop, one worker thread per core; with --processes,
+            one worker process per core, as the desktop app crops)
 
 Both run in this one process on the same files, after facenet-pytorch (which both
 use) is imported: library imports are process start-up, not pipeline work; the script prints photos/s of each,
 the ratio, and the faces each found (the naive boxes are filtered with the same
 confidence rule FaceLab applies, then matched to FaceLab's boxes by overlap).
 
-    .venv/bin/python bench/crop_speed.py [--photos 24] [--workers 2] [--differences DIR]
+    .venv/bin/python bench/crop_speed.py [--photos 24] [--workers 2] [--processes]
+                                         [--differences DIR]
 
 Faces are compared two ways: every face (the naive boxes that FaceLab also found, by
 overlap), and each photo's subject, the face the folder label goes to (the most
@@ -86,11 +88,11 @@ def naive_loop(paths: list[Path]) -> tuple[float, dict[str, list[tuple]]]:
     return time.perf_counter() - start, boxes_by_photo
 
 
-def facelab_pipeline(paths: list[Path], workers: int, root: Path):
+def facelab_pipeline(paths: list[Path], workers: int, root: Path, processes: bool):
     start = time.perf_counter()
     with Project.create(root) as project:
         imported = import_paths(project, paths)
-        report = crop_pending(project, CropSettings(), workers=workers)
+        report = crop_pending(project, CropSettings(), workers=workers, processes=processes)
         elapsed = time.perf_counter() - start
         boxes = {}
         for photo in project.catalog.photos():
@@ -162,6 +164,9 @@ def main() -> int:
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "facelab-bench-12mp")
+    parser.add_argument("--processes", action="store_true",
+                        help="crop in worker processes, as the app does (their fork server "
+                             "is started before the timing, as the app starts it at launch)")
     parser.add_argument("--differences", type=Path, default=None,
                         help="save a picture of each face only one side found here")
     args = parser.parse_args()
@@ -174,8 +179,17 @@ def main() -> int:
     # (project, detectors in each worker, import, crop, thumbnails) stays counted.
     import facenet_pytorch  # noqa: F401
 
+    if args.processes:
+        from concurrent.futures import ProcessPoolExecutor
+
+        from engine.ingest.crop_workers import process_context, start_crop_server
+
+        start_crop_server()
+        with ProcessPoolExecutor(1, mp_context=process_context()) as pool:
+            pool.submit(int).result()  # answered once the server has loaded torch and MTCNN
     with tempfile.TemporaryDirectory() as tmp:
-        fast_s, fast_boxes = facelab_pipeline(paths, args.workers, Path(tmp) / "p")
+        fast_s, fast_boxes = facelab_pipeline(paths, args.workers, Path(tmp) / "p",
+                                              args.processes)
     naive_s, naive_raw = naive_loop(paths)
 
     naive_boxes = {k: same_rule(v) for k, v in naive_raw.items()}

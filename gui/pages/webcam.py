@@ -15,13 +15,14 @@ one. A training started later shares the GPU with the small inference model.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QPushButton, QSlider, QToolButton, QVBoxLayout, QWidget)
 
@@ -182,6 +183,22 @@ class WebcamPage(QWidget):
 
     def message_text(self) -> str:
         return "" if self.message_label.isHidden() else self.message_label.text()
+
+    def save_state(self) -> QByteArray:
+        """The threshold and the Grad-CAM switch, kept across sessions."""
+        return QByteArray(json.dumps({"threshold": self.threshold_slider.value(),
+                                      "gradcam": self.gradcam_check.isChecked()}).encode())
+
+    def restore_state(self, blob: QByteArray) -> None:
+        try:
+            state = json.loads(bytes(blob).decode())
+            threshold, gradcam = state["threshold"], state["gradcam"]
+        except (ValueError, KeyError, TypeError):
+            return  # a state from another version: the defaults will do
+        if isinstance(threshold, int) and not isinstance(threshold, bool):
+            self.threshold_slider.setValue(threshold)  # clamped to the slider's range
+        if isinstance(gradcam, bool):
+            self.gradcam_check.setChecked(gradcam)
 
     def shutdown(self) -> None:
         """The project closes or the app quits: stop the live view (the window then

@@ -125,6 +125,36 @@ def test_settings_and_geometry_persist(qtbot, window, settings, runner):
     again.close()
 
 
+def test_page_choices_persist_across_sessions(qtbot, window, library, settings, runner):
+    """The Train page's form and the Webcam page's threshold and Grad-CAM switch come
+    back the next time the app opens (saved when the window closes)."""
+    root = window.session.root
+    train = window.workspace.page("train")
+    window.show_page("train")
+    qtbot.waitUntil(lambda: train.choices is not None, timeout=60_000)
+    train.form.set_values({"epochs": 7, "batch_size": 48, "optimizer": "sgd"})
+    webcam = window.workspace.page("webcam")
+    webcam.threshold_slider.setValue(72)
+    webcam.gradcam_check.setChecked(True)
+    window.close()
+
+    from gui.app import create_main_window
+    again = create_main_window(settings, runner.__class__())
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.open_project(str(root))
+    train = again.workspace.page("train")
+    again.show_page("train")
+    qtbot.waitUntil(lambda: train.choices is not None, timeout=60_000)
+    values = train.form.values()
+    assert (values["epochs"], values["batch_size"], values["optimizer"]) == (7, 48, "sgd")
+    webcam = again.workspace.page("webcam")
+    assert webcam.threshold_slider.value() == 72 and webcam.gradcam_check.isChecked()
+    assert webcam.threshold_label.text() == "Unknown below: 72%"
+    again.close()
+
+
 def test_demo_project_is_built_in_a_job_with_progress(qtbot, window, datasets, tmp_path,
                                                       monkeypatch):
     photos = tmp_path / "demo-photos" / "madonna"
