@@ -41,6 +41,7 @@ from PIL import Image  # noqa: E402
 from engine.ingest import CropSettings, crop_pending, import_paths  # noqa: E402
 from engine.ingest.crop import plausibility  # noqa: E402
 from engine.ingest.detect import Detection, MtcnnDetector  # noqa: E402
+from engine.inference.live_pipeline import iou  # noqa: E402
 from engine.project import Project  # noqa: E402
 
 
@@ -114,14 +115,6 @@ def same_rule(found: list[tuple]) -> list[tuple]:
         weaker = [d for d in dets if d.score >= MtcnnDetector.FALLBACK_SCORE]
         confident = [max(weaker, key=lambda d: d.score)] if weaker else []
     return [d.box for d in confident]
-
-
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def subject(boxes: list[tuple], size: tuple[int, int]) -> tuple | None:

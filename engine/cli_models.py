@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from engine.cli import EXIT_ERROR, EXIT_OK, open_project
+from engine.display import confidence_text
 
 
 # ------------------------------------------------------------------------- predict
@@ -149,7 +150,7 @@ def cmd_explain(args) -> int:
         result, persons = face_gradcam(project, args.run, args.face, args.target)
         save_png(result.overlay, Path(args.out))
     print(f"{args.out}: Grad-CAM for {args.target or persons[result.predicted_index]} "
-          f"(predicted {persons[result.predicted_index]}, {result.confidence:.0%})")
+          f"(predicted {persons[result.predicted_index]}, {confidence_text(result.confidence)})")
     return EXIT_OK
 
 

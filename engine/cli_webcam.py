@@ -23,10 +23,8 @@ def _result_json(result) -> str:
 
 
 def _result_line(result) -> str:
-    names = ", ".join(
-        (f"unknown (closest {f.top[0][0]} {f.top[0][1]:.0%})" if f.is_unknown
-         else f"{f.person} {f.confidence:.0%}")
-        + " @" + ",".join(str(round(v)) for v in f.box) for f in result.faces)
+    names = ", ".join(f.caption() + " @" + ",".join(str(round(v)) for v in f.box)
+                      for f in result.faces)
     step = "detect" if result.detect_ran else "reuse "
     return (f"frame {result.index:5d}  {result.fps:5.1f} fps  {result.latency_ms:6.1f} ms  "
             f"{step}  {names or 'no face'}")

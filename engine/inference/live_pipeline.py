@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.display import confidence_text
 from engine.inference.camera import Frame
 from engine.ingest.crop import find_face_crops, square_crop
 from engine.ingest.detect import FaceDetector, make_detector
@@ -71,6 +72,15 @@ class LiveFace:
     top: tuple[tuple[str, float], ...]
     track_id: int               # the same face keeps its id from frame to frame
     crop: np.ndarray = field(repr=False, compare=False)  # the model's view, read-only
+
+    def caption(self) -> str:
+        """What the video (and `facelab webcam`) says about the face: its person, or
+        "unknown" with the model's closest guess, which is what a student wants to know
+        next."""
+        if self.is_unknown:
+            return (f"unknown (closest: {self.top[0][0]} {confidence_text(self.top[0][1])})"
+                    if self.top else "unknown")
+        return f"{self.person} {confidence_text(self.confidence)}"
 
 
 @dataclass(frozen=True)

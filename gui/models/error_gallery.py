@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from engine.catalog import Catalog, Face
+from engine.display import confidence_text
 from gui.models.face_grid import contiguous_runs
 from gui.models.gradcam_cache import GradCamCache
 from gui.models.thumbnails import ThumbnailCache
@@ -158,7 +159,7 @@ class ErrorGalleryModel(QAbstractListModel):
 
     def _tooltip(self, sample: SamplePrediction) -> str:
         lines = [f"True person: {sample.true_person}",
-                 f"Predicted: {sample.predicted_person} ({sample.confidence:.0%} sure)"]
+                 f"Predicted: {sample.predicted_person} ({confidence_text(sample.confidence)} sure)"]
         if self._relabelled(sample):
             now = self.current_label(sample.sample_id)
             lines.append(f"Labelled {now} since the evaluation" if now else

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QStyle,
                                QStyledItemDelegate, QVBoxLayout, QWidget)
 
+from engine.display import confidence_text
 from gui.models.error_gallery import (CURRENT_LABEL_ROLE, FACE_ID_ROLE, GRADCAM_STATE_ROLE,
                                       RELABELLED_ROLE, SAMPLE_ROLE, ErrorGalleryModel)
 from gui.theme import set_muted
@@ -80,7 +81,7 @@ class ErrorGalleryDelegate(QStyledItemDelegate):
         font = QFont(base)
         font.setPointSizeF(max(6.5, base.pointSizeF() * 0.8))
         font.setBold(True)
-        text = f"{confidence:.0%}"
+        text = confidence_text(confidence)
         metrics = QFontMetrics(font)
         pill = QRectF(thumb.right() - metrics.horizontalAdvance(text) - 12,
                       thumb.bottom() - metrics.height() - 10, metrics.horizontalAdvance(text) + 8,

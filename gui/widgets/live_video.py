@@ -27,15 +27,6 @@ INSET_SHARE = 0.32                      # the Grad-CAM inset's side, of the vide
 BAR_HEIGHT = 5
 
 
-def face_caption(face: LiveFace) -> str:
-    """What the video says about a face: its person, or "unknown" (with the model's
-    closest guess, which is what a student wants to know next)."""
-    if face.is_unknown:
-        return f"unknown (closest: {face.top[0][0]} {face.confidence:.0%})" if face.top \
-            else "unknown"
-    return f"{face.person} {face.confidence:.0%}"
-
-
 class LiveVideoView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -146,7 +137,7 @@ class LiveVideoView(QWidget):
         painter.setPen(QPen(colour, 2.5))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(box)
-        caption = face_caption(face)
+        caption = face.caption()
         tag = self._paint_tag(painter, box.bottomLeft() + QPointF(0, 4), caption, colour,
                               within=target)
         # The confidence bar, with a mark where the threshold is: how far from the line.

@@ -234,7 +234,8 @@ def test_12mp_photos_find_the_faces_a_full_size_detection_finds(datasets):
 
     from facenet_pytorch import MTCNN
 
-    from bench.crop_speed import iou, phone_photo
+    from bench.crop_speed import phone_photo
+    from engine.inference.live_pipeline import iou
     from engine.ingest import CropSettings
     from engine.ingest.crop import find_face_crops
     from engine.ingest.detect import MtcnnDetector
