@@ -235,6 +235,37 @@ def test_cancel_from_the_status_bar(qtbot, library, monkeypatch):
     qtbot.waitUntil(lambda: not status.isVisible())
 
 
+@pytest.mark.slow
+def test_cancelling_a_real_import_mid_crop_keeps_what_was_cropped(qtbot, library, datasets):
+    """The app's crop runs in worker processes: a cancel stops it within a photo or two,
+    the faces cropped so far stay in the library, and importing again finishes the rest."""
+    folder = datasets / "5celeb"
+    total = len(list(folder.rglob("*.jpg")))
+    job = library.import_paths([folder], labels_from_folders=True)
+    crop_done = []
+
+    def on_progress(progress):
+        if progress.stage == "crop" and progress.done >= 3 and not crop_done:
+            crop_done.append(progress.done)
+            job.cancel()
+
+    job.progress_changed.connect(on_progress)
+    with qtbot.waitSignal(job.finished, timeout=180_000):
+        pass
+    assert job.state is JobState.CANCELLED and crop_done
+    catalog = library._session.catalog
+    pending = len(catalog.photos("pending"))
+    assert 0 < pending <= total - 3
+    qtbot.waitUntil(lambda: library.grid_model.rowCount() >= total - pending)
+
+    again = library.import_paths([folder], labels_from_folders=True)
+    with qtbot.waitSignal(again.finished, timeout=180_000):
+        pass
+    assert again.state is JobState.SUCCEEDED, again.error_details
+    assert catalog.photos("pending") == [] and catalog.stats()["photos"] == total
+    qtbot.waitUntil(lambda: library.grid_model.rowCount() >= total)
+
+
 def _person_filter(library, name):
     from gui.models.face_filter import person_filter
 
