@@ -19,9 +19,9 @@ def _face_json(face) -> dict:
 
 
 def _face_line(face) -> str:
-    best = f"{face.top[0][0]} {face.top[0][1]:.1%}"
+    best = f"{face.top[0][0]} {confidence_text(face.top[0][1], 1)}"
     name = f"unknown (closest: {best})" if face.is_unknown else best
-    others = ", ".join(f"{n} {p:.1%}" for n, p in face.top[1:])
+    others = ", ".join(f"{n} {confidence_text(p, 1)}" for n, p in face.top[1:])
     where = "" if face.whole_image else "  box " + ",".join(str(round(v)) for v in face.box)
     return f"  {name}{where}" + (f"  (then {others})" if others else "")
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import math
 
 
-def confidence_text(probability: float) -> str:
-    """A model's probability as a whole percent that never claims more than it is: a
-    model 99.6% sure reads "99.6%", not "100%" (students read "100%" as certain), and a
-    chance under half a percent reads "<1%", not "0%"."""
+def confidence_text(probability: float, decimals: int = 0) -> str:
+    """A model's probability as a percent that never claims more than it is: a model
+    99.6% sure reads "99.6%", not "100%" (students read "100%" as certain), and a chance
+    under what the last digit shows reads "<1%", not "0%". Otherwise rounded to
+    ``decimals`` places."""
     percent = probability * 100
-    whole = f"{percent:.0f}"
-    if whole == "100" and percent < 100:
-        return f"{math.floor(percent * 10) / 10:.1f}%"
-    if whole == "0" and percent > 0:
-        return "<1%"
-    return f"{whole}%"
+    text = f"{percent:.{decimals}f}"
+    if float(text) >= 100 and percent < 100:
+        # one more digit, cut (never rounded) so it stays under 100
+        digits = decimals + 1
+        return f"{math.floor(percent * 10 ** digits) / 10 ** digits:.{digits}f}%"
+    if float(text) == 0 and percent > 0:
+        return f"<{10 ** -decimals:g}%"
+    return f"{text}%"
