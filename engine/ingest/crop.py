@@ -291,13 +291,17 @@ def crop_pending(project: Project, settings: CropSettings = CropSettings(),
     report = CropReport(detector=kind, notice=notice)
     total = len(todo)
     ctx.report("crop", 0, total, notice or "finding faces")
+    pool = None
     if processes:
         from engine.ingest import crop_workers
 
-        processes = crop_workers.use_processes(total)
-    if processes:
-        pool = crop_workers.open_crop_pool(kind, settings, workers)
-
+        if crop_workers.use_processes(total):
+            try:
+                pool = crop_workers.open_crop_pool(kind, settings, workers)
+            except OSError as exc:  # no /dev/shm, no Unix sockets, no processes allowed...
+                log.warning("Worker processes cannot be started here (%s): the faces are "
+                            "found in threads instead.", exc)
+    if pool is not None:
         def submit(photo: Photo) -> Future:
             return pool.submit(crop_workers.crop_in_worker, photo,
                                project.resolve(photo.path), project.root)

@@ -10,9 +10,12 @@ later collection (gc.freeze, what Instagram did for the same reason in its serve
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 
 from engine.tasks import TaskContext
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _loaded = False
@@ -49,5 +52,8 @@ def warm_up_engine():
         load_engine_stack()
         from engine.ingest.crop_workers import start_crop_server
 
-        start_crop_server()
+        try:
+            start_crop_server()
+        except OSError as exc:  # the crop will say so, and use threads
+            log.warning("The crop's fork server cannot start: %s", exc)
     return job

@@ -106,3 +106,19 @@ def test_workers_run_below_the_windows_priority():
     with open_crop_pool("haar", CropSettings(detector="haar"), 1) as pool:
         niceness = pool.submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=120)
     assert niceness == max(WORKER_NICENESS, os.getpriority(os.PRIO_PROCESS, 0))
+
+
+def test_where_worker_processes_cannot_start_threads_do_the_crop(datasets, tmp_path, monkeypatch,
+                                                                 caplog):
+    from engine.ingest import crop_workers
+
+    def no_processes(*args, **kwargs):
+        raise OSError("Function not implemented: no /dev/shm")
+
+    monkeypatch.setattr(crop_workers, "open_crop_pool", no_processes)
+    monkeypatch.setattr(crop_workers, "use_processes", lambda pending: True)
+    with _project(datasets, tmp_path, "project", "madonna") as project:
+        report = crop_pending(project, workers=2, processes=True)
+        assert report.errors == {} and report.photos == len(project.catalog.photos())
+        assert project.catalog.photos("pending") == []
+    assert "found in threads instead" in caplog.text and "no /dev/shm" in caplog.text
