@@ -40,7 +40,7 @@ from PIL import Image  # noqa: E402
 
 from engine.ingest import CropSettings, crop_pending, import_paths  # noqa: E402
 from engine.ingest.crop import plausibility  # noqa: E402
-from engine.ingest.detect import Detection, MtcnnDetector  # noqa: E402
+from engine.ingest.detect import Detection, confident_detections  # noqa: E402
 from engine.inference.live_pipeline import iou  # noqa: E402
 from engine.project import Project  # noqa: E402
 
@@ -75,6 +75,12 @@ def phone_photo(img: Image.Image) -> Image.Image:
     return canvas
 
 
+def photo_key(path: Path | str) -> str:
+    """Which photo a result is for, the same on both sides (file and folder name)."""
+    path = Path(path)
+    return path.name + path.parent.name
+
+
 def naive_loop(paths: list[Path]) -> tuple[float, dict[str, list[tuple]]]:
     from facenet_pytorch import MTCNN
 
@@ -84,7 +90,7 @@ def naive_loop(paths: list[Path]) -> tuple[float, dict[str, list[tuple]]]:
     for path in paths:
         img = Image.open(path).convert("RGB")
         boxes, probs = mtcnn.detect(img)
-        boxes_by_photo[path.name + path.parent.name] = (
+        boxes_by_photo[photo_key(path)] = (
             [] if boxes is None else [(tuple(b), float(p)) for b, p in zip(boxes, probs)])
     return time.perf_counter() - start, boxes_by_photo
 
@@ -97,7 +103,7 @@ def facelab_pipeline(paths: list[Path], workers: int, root: Path, processes: boo
         elapsed = time.perf_counter() - start
         boxes = {}
         for photo in project.catalog.photos():
-            key = Path(photo.path).name + Path(photo.path).parent.name
+            key = photo_key(photo.path)
             boxes[key] = [f.box for f in project.catalog.faces(photo_id=photo.id)
                           if not f.whole_image]
     assert not report.errors, report.errors
@@ -108,13 +114,9 @@ def facelab_pipeline(paths: list[Path], workers: int, root: Path, processes: boo
 
 
 def same_rule(found: list[tuple]) -> list[tuple]:
-    """FaceLab's confidence rule (MtcnnDetector) applied to the naive loop's boxes."""
+    """FaceLab's confidence rule applied to the naive loop's boxes."""
     dets = [Detection(tuple(b), p) for b, p in found]
-    confident = [d for d in dets if d.score >= 0.9]
-    if not confident:
-        weaker = [d for d in dets if d.score >= MtcnnDetector.FALLBACK_SCORE]
-        confident = [max(weaker, key=lambda d: d.score)] if weaker else []
-    return [d.box for d in confident]
+    return [d.box for d in confident_detections(dets, CropSettings().min_score)]
 
 
 def subject(boxes: list[tuple], size: tuple[int, int]) -> tuple | None:
@@ -130,7 +132,7 @@ def save_differences(out: Path, paths: list[Path], naive: dict, fast: dict) -> i
     out.mkdir(parents=True, exist_ok=True)
     saved = 0
     for path in paths:
-        key = path.name + path.parent.name
+        key = photo_key(path)
         only = [("naive-only", b) for b in naive[key]
                 if not any(iou(b, f) > 0.5 for f in fast.get(key, []))]
         only += [("facelab-only", f) for f in fast.get(key, [])
@@ -194,7 +196,7 @@ def main() -> int:
     sizes = {}
     for path in paths:
         with Image.open(path) as img:
-            sizes[path.name + path.parent.name] = img.size
+            sizes[photo_key(path)] = img.size
     subjects = [(subject(naive_boxes[k], sizes[k]), subject(fast_boxes.get(k, []), sizes[k]))
                 for k in naive_boxes]
     same_subject = sum(1 for a, b in subjects if (a is None and b is None)

@@ -7,8 +7,8 @@ no face keeps a whole-image sample flagged "no face found", so pre-cropped sets 
 usable and nothing silently disappears.
 
 Photos are processed by worker threads (one per core; worker processes in the app, see
-crop_workers.py), and the results are committed photo by photo from the calling thread: a cancelled or killed crop leaves the rest
-'pending', and the next crop resumes there.
+crop_workers.py), and the results are committed photo by photo from the calling thread:
+a cancelled or killed crop leaves the rest 'pending', and the next crop resumes there.
 """
 
 from __future__ import annotations

@@ -40,6 +40,20 @@ def mtcnn_available() -> bool:
     return True
 
 
+# MTCNN's own final threshold: a photo with no box at min_score keeps its best one above it.
+FALLBACK_SCORE = 0.7
+
+
+def confident_detections(candidates: list[Detection], min_score: float) -> list[Detection]:
+    """The boxes scored ``min_score`` or more; where there is none, the single best box
+    scored ``FALLBACK_SCORE`` or more (see MtcnnDetector)."""
+    confident = [d for d in candidates if d.score >= min_score]
+    if confident:
+        return confident
+    weaker = [d for d in candidates if d.score >= FALLBACK_SCORE]
+    return [max(weaker, key=lambda d: d.score)] if weaker else []
+
+
 class MtcnnDetector:
     """MTCNN with two adjustments for real lab photos.
 
@@ -59,7 +73,6 @@ class MtcnnDetector:
     """
 
     name = "mtcnn"
-    FALLBACK_SCORE = 0.7
     # MTCNN's default minimum face on a full-size photo: the pyramid reduced decodes align to.
     FULL_SIZE_MIN_FACE = 20
 
@@ -110,11 +123,7 @@ class MtcnnDetector:
         candidates = [Detection(tuple(float(v) for v in box), float(prob),
                                 tuple((float(x), float(y)) for x, y in marks))
                       for box, prob, marks in zip(boxes, probs, points) if prob is not None]
-        confident = [d for d in candidates if d.score >= self.min_score]
-        if confident:
-            return confident
-        weaker = [d for d in candidates if d.score >= self.FALLBACK_SCORE]
-        return [max(weaker, key=lambda d: d.score)] if weaker else []
+        return confident_detections(candidates, self.min_score)
 
 
 class HaarDetector:

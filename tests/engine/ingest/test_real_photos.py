@@ -234,7 +234,7 @@ def test_12mp_photos_find_the_faces_a_full_size_detection_finds(datasets):
 
     from facenet_pytorch import MTCNN
 
-    from bench.crop_speed import phone_photo
+    from bench.crop_speed import phone_photo, subject
     from engine.inference.live_pipeline import iou
     from engine.ingest import CropSettings
     from engine.ingest.crop import find_face_crops
@@ -253,6 +253,6 @@ def test_12mp_photos_find_the_faces_a_full_size_detection_finds(datasets):
         boxes, probs = full_size_mtcnn.detect(np.asarray(Image.open(io.BytesIO(data))))
         reference = [tuple(b) for b, p in zip(boxes, probs) if p >= 0.9]
         assert reference and len(found) >= len(reference), source.name
-        subject_found = max((f.box for f in found), key=lambda b: plausibility(b, None, *size))
-        subject_ref = max(reference, key=lambda b: plausibility(b, None, *size))
+        subject_found = subject([f.box for f in found], size)
+        subject_ref = subject(reference, size)
         assert iou(subject_found, subject_ref) > 0.7, (source.name, subject_found, subject_ref)
