@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 from engine.catalog import CatalogError, EpochRecord, RunRecord
 from engine.data.cache import load_face_tensors
+from engine.data.embeddings import EmbeddingCache
 from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split
 from engine.evaluation.metrics import EvaluationReport
 from engine.models import get_spec, weight_search_dirs, weights_status
@@ -136,6 +137,21 @@ def resume_run(project: Project, run_id: str, *,
     return _fit(project, config, data, run_id, callbacks, ctx, resume=saved, evaluate=evaluate)
 
 
+def _embedding_cache(project: Project, config: TrainConfig) -> EmbeddingCache | None:
+    """The project's cache of this backbone's face features, for head-only epochs.
+
+    Only a pretrained backbone computes the same features in every run; a random one
+    depends on the run's seed, so its features are computed for the run alone.
+    """
+    if get_spec(config.arch).embedder_path is None or not config.pretrained:
+        return None
+    status = weights_status(config.arch)
+    if status.path is None:
+        return None
+    weights = f"{status.path.name}-{status.path.stat().st_size}"
+    return EmbeddingCache.for_backbone(project.root, config.arch, weights, model_input_size(config))
+
+
 def _split_of(project: Project, record: RunRecord) -> SplitData:
     row = project.catalog.db.conn.execute("SELECT name FROM splits WHERE id = ?",
                                           (record.split_id,)).fetchone()
@@ -148,7 +164,8 @@ def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, ca
          ctx: TaskContext, *, resume: bool, evaluate: bool) -> RunResult:
     record = project.catalog.runs.get(run_id)
     trainer = Trainer(config, data, project.resolve(record.run_dir), run_id=run_id,
-                      callbacks=[_CatalogRecorder(project, run_id), *callbacks], ctx=ctx)
+                      callbacks=[_CatalogRecorder(project, run_id), *callbacks], ctx=ctx,
+                      embedding_cache=_embedding_cache(project, config))
     # A failure raises after the trainer has recorded status "failed" through the recorder.
     finished = trainer.fit(resume=resume)
     report = None
