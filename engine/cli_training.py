@@ -10,51 +10,78 @@ from pathlib import Path
 from engine.cli import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, cli_task, open_project
 
 
+# `facelab train` option -> TrainConfig field, where the names differ.
+OPTION_FIELDS = {"early_stopping": "early_stopping_patience"}
+
+
 def add_train_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by train, compare and sweep (defaults: TrainConfig's)."""
+    """Options shared by train, compare and sweep (defaults: TrainConfig's).
+
+    An option the user does not type is left out of the namespace (argparse.SUPPRESS),
+    so `given_train_settings` can tell "--epochs 20" from the default 20.
+    """
     from engine.data.augment_presets import PRESETS
     from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS, SCHEDULERS, TrainConfig
 
     d = TrainConfig(arch="customcnn1")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=d.epochs)
-    g.add_argument("--batch-size", type=int, default=d.batch_size)
-    g.add_argument("--lr", type=float, default=d.lr, help="learning rate")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    g.add_argument("--scheduler", choices=SCHEDULERS, default=d.scheduler)
-    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    g.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
-    g.add_argument("--dropout", type=float, default=d.dropout)
-    g.add_argument("--augment", choices=tuple(PRESETS), default=d.augment)
-    g.add_argument("--early-stopping", type=int, default=d.early_stopping_patience,
-                   metavar="PATIENCE", help="stop after this many epochs without a lower "
-                   "validation loss (0: never)")
-    g.add_argument("--class-weighting", choices=CLASS_WEIGHTINGS, default=d.class_weighting)
-    g.add_argument("--freeze-epochs", type=int, default=d.freeze_epochs,
-                   help="transfer learning: train only the new head for N epochs, then "
-                        "fine-tune everything with a lower learning rate")
-    g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1, mps")
-    g.add_argument("--seed", type=int, default=d.seed)
+
+    def option(*flags: str, default, help: str = "", **kwargs) -> None:
+        shown = f" (default {default})" if default is not None else ""
+        g.add_argument(*flags, default=argparse.SUPPRESS, help=(help + shown).strip(), **kwargs)
+
+    option("--epochs", type=int, default=d.epochs)
+    option("--batch-size", type=int, default=d.batch_size)
+    option("--lr", type=float, default=d.lr, help="learning rate")
+    option("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    option("--scheduler", choices=SCHEDULERS, default=d.scheduler)
+    option("--weight-decay", type=float, default=d.weight_decay)
+    option("--label-smoothing", type=float, default=d.label_smoothing)
+    option("--dropout", type=float, default=d.dropout)
+    option("--augment", choices=tuple(PRESETS), default=d.augment)
+    option("--early-stopping", type=int, default=d.early_stopping_patience,
+           metavar="PATIENCE", help="stop after this many epochs without a lower "
+           "validation loss (0: never)")
+    option("--class-weighting", choices=CLASS_WEIGHTINGS, default=d.class_weighting)
+    option("--freeze-epochs", type=int, default=d.freeze_epochs,
+           help="transfer learning: train only the new head for N epochs, then "
+                "fine-tune everything with a lower learning rate")
+    option("--device", default=d.device, help="auto, cpu, cuda, cuda:1, mps")
+    option("--seed", type=int, default=d.seed)
     weights = g.add_mutually_exclusive_group()
-    weights.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
+    weights.add_argument("--pretrained", dest="pretrained", action="store_true",
+                         default=argparse.SUPPRESS,
                          help="start from pretrained weights (the default where they exist)")
     weights.add_argument("--scratch", dest="pretrained", action="store_false",
-                         help="train from random weights")
+                         default=argparse.SUPPRESS, help="train from random weights")
+
+
+def given_train_settings(args: argparse.Namespace) -> dict:
+    """The TrainConfig settings the user typed on the command line, by field name."""
+    import dataclasses
+
+    from engine.training.config import TrainConfig
+
+    fields = {field.name for field in dataclasses.fields(TrainConfig)} - {"arch"}
+    given = {}
+    for option, value in vars(args).items():
+        field = OPTION_FIELDS.get(option, option)
+        if field not in fields:
+            continue
+        if field == "early_stopping_patience":
+            value = value or None  # the CLI's 0 means "never"
+        given[field] = value
+    return given
 
 
 def config_from_args(arch: str, args: argparse.Namespace):
+    """TrainConfig's defaults for `arch`, with the options the user typed."""
     from engine.models import get_spec
     from engine.training.config import TrainConfig
 
-    spec = get_spec(arch)
-    pretrained = spec.has_pretrained_weights if args.pretrained is None else args.pretrained
-    return TrainConfig(
-        arch=arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        optimizer=args.optimizer, scheduler=args.scheduler, weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing, dropout=args.dropout, augment=args.augment,
-        early_stopping_patience=args.early_stopping or None,
-        class_weighting=args.class_weighting, freeze_epochs=args.freeze_epochs,
-        device=args.device, seed=args.seed, pretrained=pretrained)
+    settings = given_train_settings(args)
+    settings.setdefault("pretrained", get_spec(arch).has_pretrained_weights)
+    return TrainConfig(arch=arch, **settings)
 
 
 class EpochPrinter:
@@ -127,7 +154,7 @@ def cmd_train(args) -> int:
         if args.arch == "auto":
             from engine.training.auto import auto_config
 
-            config, reason = auto_config(project, args)
+            config, reason = auto_config(project, given_train_settings(args))
             print(f"auto: {reason}", file=sys.stderr)
         else:
             config = config_from_args(args.arch, args)
