@@ -127,7 +127,7 @@ def resume_run(project: Project, run_id: str, *,
     split = _split_of(project, record)
     data, _ = prepare_data(project, split, record.persons, model_input_size(config), ctx)
     project.catalog.runs.set_running(run_id)
-    run_dir = project.resolve(record.run_dir)
+    run_dir = project.resolve_inside(record.run_dir)
     remove_stale_temps(run_dir)  # half-written checkpoints of a killed process
     # A run stopped (or killed) before its first checkpoint has nothing to continue
     # from: it starts again at epoch 1, as the user asked it to go on.
@@ -163,7 +163,7 @@ def _split_of(project: Project, record: RunRecord) -> SplitData:
 def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, callbacks,
          ctx: TaskContext, *, resume: bool, evaluate: bool) -> RunResult:
     record = project.catalog.runs.get(run_id)
-    trainer = Trainer(config, data, project.resolve(record.run_dir), run_id=run_id,
+    trainer = Trainer(config, data, project.resolve_inside(record.run_dir), run_id=run_id,
                       callbacks=[_CatalogRecorder(project, run_id), *callbacks], ctx=ctx,
                       embedding_cache=_embedding_cache(project, config))
     # A failure raises after the trainer has recorded status "failed" through the recorder.

@@ -121,7 +121,7 @@ def resume_training(root: Path, run_id: str, sink: EventSink):
 
         with Project.open(root) as project:
             record = project.catalog.runs.get(run_id)
-            if not (project.resolve(record.run_dir) / "last.pt").is_file():
+            if not (project.resolve_inside(record.run_dir) / "last.pt").is_file():
                 raise CatalogError("This run was stopped before its first epoch ended, so "
                                    "nothing was saved to resume from. Start a new run instead.")
             result = resume_run(project, run_id, callbacks=[sink], ctx=ctx)
