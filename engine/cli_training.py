@@ -10,67 +10,49 @@ from pathlib import Path
 from engine.cli import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, cli_task, open_project
 
 
-# `facelab train` option -> TrainConfig field, where the names differ.
-OPTION_FIELDS = {"early_stopping": "early_stopping_patience"}
-
-
 def add_train_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by train, compare and sweep (defaults: TrainConfig's).
+    """Options shared by train, compare and sweep, one per TRAIN_SETTINGS entry.
 
     An option the user does not type is left out of the namespace (argparse.SUPPRESS),
     so `given_train_settings` can tell "--epochs 20" from the default 20.
     """
-    from engine.data.augment_presets import PRESETS
-    from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS, SCHEDULERS, TrainConfig
+    from engine.training.config import TrainConfig
+    from engine.training.settings import TRAIN_SETTINGS
 
-    d = TrainConfig(arch="customcnn1")
+    defaults = TrainConfig(arch="customcnn1")
     g = p.add_argument_group("training")
-
-    def option(*flags: str, default, help: str = "", **kwargs) -> None:
-        shown = f" (default {default})" if default is not None else ""
-        g.add_argument(*flags, default=argparse.SUPPRESS, help=(help + shown).strip(), **kwargs)
-
-    option("--epochs", type=int, default=d.epochs)
-    option("--batch-size", type=int, default=d.batch_size)
-    option("--lr", type=float, default=d.lr, help="learning rate")
-    option("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    option("--scheduler", choices=SCHEDULERS, default=d.scheduler)
-    option("--weight-decay", type=float, default=d.weight_decay)
-    option("--label-smoothing", type=float, default=d.label_smoothing)
-    option("--dropout", type=float, default=d.dropout)
-    option("--augment", choices=tuple(PRESETS), default=d.augment)
-    option("--early-stopping", type=int, default=d.early_stopping_patience,
-           metavar="PATIENCE", help="stop after this many epochs without a lower "
-           "validation loss (0: never)")
-    option("--class-weighting", choices=CLASS_WEIGHTINGS, default=d.class_weighting)
-    option("--freeze-epochs", type=int, default=d.freeze_epochs,
-           help="transfer learning: train only the new head for N epochs, then "
-                "fine-tune everything with a lower learning rate")
-    option("--device", default=d.device, help="auto, cpu, cuda, cuda:1, mps")
-    option("--seed", type=int, default=d.seed)
-    weights = g.add_mutually_exclusive_group()
-    weights.add_argument("--pretrained", dest="pretrained", action="store_true",
-                         default=argparse.SUPPRESS,
-                         help="start from pretrained weights (the default where they exist)")
-    weights.add_argument("--scratch", dest="pretrained", action="store_false",
-                         default=argparse.SUPPRESS, help="train from random weights")
+    for setting in TRAIN_SETTINGS:
+        default = getattr(defaults, setting.name)
+        if setting.kind is bool:
+            on, off = setting.flags
+            both = g.add_mutually_exclusive_group()
+            both.add_argument(on, dest=setting.name, action="store_true",
+                              default=argparse.SUPPRESS,
+                              help=setting.choice(True).hint.replace("%", "%%"))
+            both.add_argument(off, dest=setting.name, action="store_false",
+                              default=argparse.SUPPRESS,
+                              help=setting.choice(False).hint.replace("%", "%%"))
+            continue
+        shown = 0 if default is None and setting.zero_is_none else default
+        g.add_argument(*setting.flags, dest=setting.name, type=setting.kind,
+                       metavar=setting.metavar,
+                       choices=setting.choice_values if setting.choices and setting.name != "device"
+                       else None,
+                       default=argparse.SUPPRESS,
+                       # argparse reads help as a %-format ("90%-sure" would break it).
+                       help=(setting.help + ("" if shown is None else f" (default {shown})")
+                             ).replace("%", "%%"))
 
 
 def given_train_settings(args: argparse.Namespace) -> dict:
     """The TrainConfig settings the user typed on the command line, by field name."""
-    import dataclasses
+    from engine.training.settings import TRAIN_SETTINGS
 
-    from engine.training.config import TrainConfig
-
-    fields = {field.name for field in dataclasses.fields(TrainConfig)} - {"arch"}
     given = {}
-    for option, value in vars(args).items():
-        field = OPTION_FIELDS.get(option, option)
-        if field not in fields:
-            continue
-        if field == "early_stopping_patience":
-            value = value or None  # the CLI's 0 means "never"
-        given[field] = value
+    for setting in TRAIN_SETTINGS:
+        if setting.name in vars(args):
+            value = getattr(args, setting.name)
+            given[setting.name] = None if setting.zero_is_none and value == 0 else value
     return given
 
 
