@@ -3,7 +3,9 @@
 The bytes are first copied next to their destination, then the copy is
 hashed and checked, then renamed into place (`engine.storage.staged_file` and
 `publish_staged`), so what is verified is exactly what gets installed and a
-failed or interrupted import leaves nothing behind.
+failed or interrupted import leaves nothing behind. Weights published in another
+format (dlib's `.dat`) are checked by their SHA-256 and converted into the
+architecture's state-dict file instead (`engine.models.weights.install_converted`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from engine.models.errors import (
     WeightsIncompatibleError,
 )
 from engine.models.spec import ArchSpec, list_architectures
-from engine.models.weights import facelab_weights_dir, load_backbone_state, read_state_dict
+from engine.models.weights import facelab_weights_dir, install_converted, load_backbone_state, read_state_dict
 from engine.storage import publish_staged, sha256_file, staged_file
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,12 @@ def expected_sha256_prefix(filename: str) -> str | None:
 def spec_for_weights_file(filename: str) -> ArchSpec:
     specs = [spec for spec in list_architectures() if spec.weights_filename]
     for spec in specs:
-        if spec.weights_filename == filename:
+        if filename in (spec.weights_filename, spec.convertible and spec.convertible.filename):
             return spec
-    expected = ", ".join(f"{spec.weights_filename} ({spec.name})" for spec in specs)
+    expected = ", ".join(
+        f"{spec.weights_filename}{' or ' + spec.convertible.filename if spec.convertible else ''} ({spec.name})"
+        for spec in specs
+    )
     raise UnrecognizedWeightsFileError(
         f"{filename} is not a weights file FaceLab knows. Expected one of: {expected}. "
         "Keep the file name exactly as downloaded."
@@ -82,6 +87,11 @@ def import_weights(file: str | os.PathLike[str]) -> Path:
     if not source.is_file():
         raise FileNotFoundError(f"No such weights file: {source}")
     spec = spec_for_weights_file(source.name)
+    if spec.convertible is not None and source.name == spec.convertible.filename:
+        # The conversion hashes the very bytes it then parses; only its result is installed.
+        destination = install_converted(spec, source, facelab_weights_dir())
+        log.info("Imported %s as %s weights for %s", source.name, spec.pretrained_dataset, spec.name)
+        return destination
     destination = facelab_weights_dir() / source.name
     with staged_file(destination) as staged:
         shutil.copyfile(source, staged)
