@@ -157,18 +157,19 @@ def adapt_faceresnet_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[
 
 
 def normalize_chips(chips: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """(N, 150, 150, 3) uint8 RGB chips -> the (N, 3, 150, 150) float input FaceResNet expects.
+    """(N, H, W, 3) uint8 RGB chips -> the (N, 3, H, W) float input FaceResNet expects.
 
-    The same arithmetic as FaceLab's pipeline (ToTensor, then Normalize with the
-    architecture's mean and std), for callers that hold raw pixels.
+    The trainer's and predictor's arithmetic (uint8 -> 0..1 -> the architecture's
+    mean and std), for callers that hold raw pixels.
     """
-    pixels = torch.as_tensor(np.asarray(chips) if not isinstance(chips, torch.Tensor) else chips)
+    from engine.data.augment import to_unit_float
+
+    pixels = chips if isinstance(chips, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(chips))
     if pixels.dtype != torch.uint8 or pixels.ndim != 4 or pixels.shape[-1] != 3:
         raise ValueError(f"expected (N, H, W, 3) uint8 RGB chips, got {tuple(pixels.shape)} {pixels.dtype}")
-    x = pixels.permute(0, 3, 1, 2).float() / 255
     mean = torch.tensor(FACERESNET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(FACERESNET_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
+    return (to_unit_float(pixels.permute(0, 3, 1, 2)) - mean) / std
 
 
 def load_face_embedder(device: str | torch.device = "cpu") -> FaceResNet:
