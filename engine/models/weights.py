@@ -92,6 +92,14 @@ def licence_note_name(spec: ArchSpec) -> str | None:
     return Path(spec.weights_filename).stem + LICENCE_NOTE_SUFFIX
 
 
+def write_licence_note(spec: ArchSpec, folder: Path) -> Path | None:
+    """Put `spec`'s licence note (where it has one) in `folder`, beside its weights."""
+    name = licence_note_name(spec)
+    if name is None:
+        return None
+    return atomic_write_bytes(folder / name, spec.convertible.licence_note.encode("utf-8"))
+
+
 def find_weights_file(spec: ArchSpec) -> Path | None:
     """`spec`'s weights file on this machine, or None.
 
@@ -144,7 +152,7 @@ def install_converted(spec: ArchSpec, upstream: Path, folder: Path) -> Path:
     with staged_file(destination) as staged:
         torch.save(state_dict, staged)
         read_state_dict(staged)  # what is installed loads with weights_only=True
-        atomic_write_bytes(folder / licence_note_name(spec), spec.convertible.licence_note.encode("utf-8"))
+        write_licence_note(spec, folder)
         publish_staged(staged, destination)
     log.info("Converted %s into %s", upstream, destination)
     return destination

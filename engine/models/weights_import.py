@@ -22,7 +22,13 @@ from engine.models.errors import (
     WeightsIncompatibleError,
 )
 from engine.models.spec import ArchSpec, list_architectures
-from engine.models.weights import facelab_weights_dir, install_converted, load_backbone_state, read_state_dict
+from engine.models.weights import (
+    facelab_weights_dir,
+    install_converted,
+    load_backbone_state,
+    read_state_dict,
+    write_licence_note,
+)
 from engine.storage import publish_staged, sha256_file, staged_file
 
 log = logging.getLogger(__name__)
@@ -97,6 +103,7 @@ def import_weights(file: str | os.PathLike[str]) -> Path:
         shutil.copyfile(source, staged)
         # Hashing the staged copy, not the source, checks the very bytes installed.
         _verify(staged, spec, sha256_file(staged))
+        write_licence_note(spec, destination.parent)  # converted weights travel with their licence
         publish_staged(staged, destination)
     log.info("Imported %s weights for %s into %s", spec.pretrained_dataset or "pretrained", spec.name, destination)
     return destination
