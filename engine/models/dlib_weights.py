@@ -32,7 +32,12 @@ import torch
 from torch import nn
 
 from engine.models.errors import WeightsChecksumError, WeightsIncompatibleError
-from engine.models.faceresnet import DLIB_PIXEL_MEANS, FACERESNET_INPUT_SIZE, FaceResNet, FrozenAffine
+from engine.models.faceresnet import (
+    DLIB_PIXEL_MEANS,
+    FACERESNET_INPUT_SIZE,
+    FaceResNet,
+    FrozenAffine,
+)
 from engine.models.spec import ConvertibleWeights
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,13 @@ from functools import partial
 
 from torchvision import models as tvm
 
-from engine.models import custom_cnn, dlib_weights, faceresnet, facenet_classifier, torchvision_zoo
+from engine.models import (
+    custom_cnn,
+    dlib_weights,
+    facenet_classifier,
+    faceresnet,
+    torchvision_zoo,
+)
 from engine.models.spec import (
     IMAGENET_MEAN,
     IMAGENET_STD,

@@ -19,7 +19,6 @@ from torch import nn
 
 from engine.models import (
     WeightsChecksumError,
-    WeightsIncompatibleError,
     WeightsUnavailableError,
     build_model,
     get_spec,
@@ -64,7 +63,7 @@ def face_chips(datasets: Path) -> np.ndarray:
     """150x150 RGB chips of real faces: the centre of the first LFW photo of six persons."""
     chips = []
     for person in sorted((datasets / "lfw20").iterdir())[:PERSONS]:
-        with Image.open(sorted(person.iterdir())[0]) as photo:
+        with Image.open(min(person.iterdir())) as photo:
             photo = photo.convert("RGB")
             width, height = photo.size
             box = ((width - 120) // 2, (height - 120) // 2, (width + 120) // 2, (height + 120) // 2)
