@@ -181,6 +181,7 @@ def builtin_specs() -> list[ArchSpec]:
             head_path="head",
             # 8x8 maps (layer4's are 4x4, layer5's 2x2: too coarse to show which part of a face counted).
             gradcam_layer_path="embedder.layer3",
+            embedder_path="embedder",
             adapt_state_dict=faceresnet.adapt_faceresnet_state_dict,
             convertible=dlib_weights.DLIB_FACE_WEIGHTS,
         ),

@@ -287,3 +287,24 @@ def test_exports_and_reloads_with_the_same_outputs(tmp_path, exporter):
     result = export(model, 150, tmp_path / f"faceresnet.{exporter}")
     # The exporter compares the reloaded file's outputs with the eager model's.
     assert result.path.is_file() and result.max_abs_diff <= 1e-4
+
+
+@pytest.mark.slow  # two Python processes importing torch
+def test_two_processes_converting_at_once_leave_one_good_file(tmp_path, dlib_file):
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[3]
+    weights = tmp_path / "weights"
+    env = {**os.environ, "FACELAB_WEIGHTS_DIR": str(weights), "PYTHONPATH": str(repo)}
+    script = "from engine.models import weights_status; print(weights_status('faceresnet').path)"
+    processes = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                                  text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=300)[0].strip() for process in processes]
+
+    assert [process.returncode for process in processes] == [0, 0]
+    assert outputs == [str(weights / CONVERTED_FILENAME)] * 2
+    assert set(torch.load(weights / CONVERTED_FILENAME, weights_only=True)) == set(FaceResNet().state_dict())
+    assert sorted(p.name for p in weights.iterdir()) == sorted(
+        [CONVERTED_FILENAME, CONVERTED_FILENAME.replace(".pt", ".LICENSE.txt")])
