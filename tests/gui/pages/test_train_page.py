@@ -251,3 +251,14 @@ def test_window_start_does_not_wait_for_the_train_page(qtbot, window, celeb_root
     page = window.workspace.page("train")
     assert page.choices is None and page.charts is None and not page._shown_once
     assert page.start_training() == [] and "still loading" in page.message_text()
+
+
+def test_import_dialog_offers_every_weights_file_the_engine_accepts():
+    from gui.pages.train import WEIGHTS_FILTER
+
+    offered = WEIGHTS_FILTER.split(";;")[0]
+    names = [name for spec in models.list_architectures()
+             for name in (spec.weights_filename, spec.convertible and spec.convertible.filename) if name]
+    assert "dlib_face_recognition_resnet_model_v1.dat" in names
+    for name in names:
+        assert f"*.{name.rsplit('.', 1)[1]}" in offered, name
