@@ -25,6 +25,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from engine.data.augment import to_unit_float
+from engine.models.errors import WeightsIncompatibleError
+from engine.models.spec import get_spec
+from engine.models.weights import read_state_dict, require_weights_file
+
 FACERESNET_INPUT_SIZE = 150
 EMBEDDING_SIZE = 128
 # dlib's input_rgb_image_sized<150> subtracts these from 0..255 pixels, then divides by 256.
@@ -162,8 +167,6 @@ def normalize_chips(chips: np.ndarray | torch.Tensor) -> torch.Tensor:
     The trainer's and predictor's arithmetic (uint8 -> 0..1 -> the architecture's
     mean and std), for callers that hold raw pixels.
     """
-    from engine.data.augment import to_unit_float
-
     pixels = chips if isinstance(chips, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(chips))
     if pixels.dtype != torch.uint8 or pixels.ndim != 4 or pixels.shape[-1] != 3:
         raise ValueError(f"expected (N, H, W, 3) uint8 RGB chips, got {tuple(pixels.shape)} {pixels.dtype}")
@@ -178,9 +181,6 @@ def load_face_embedder(device: str | torch.device = "cpu") -> FaceResNet:
     Weights come from FaceLab's weights folder (converted from dlib's file on first
     use); WeightsUnavailableError says how to get them when they are missing.
     """
-    from engine.models.spec import get_spec
-    from engine.models.weights import read_state_dict, require_weights_file
-
     path = require_weights_file(get_spec("faceresnet"))
     embedder = FaceResNet()
     _load_embedder_state(embedder, read_state_dict(path), path.name)
@@ -189,8 +189,6 @@ def load_face_embedder(device: str | torch.device = "cpu") -> FaceResNet:
 
 
 def _load_embedder_state(embedder: FaceResNet, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
-    from engine.models.errors import WeightsIncompatibleError
-
     try:
         embedder.load_state_dict(state_dict, strict=True)
     except RuntimeError as error:
