@@ -1,4 +1,4 @@
-"""Pretrained weights: never downloaded, found in local folders, imported only when verified."""
+"""Pretrained weights: never downloaded unasked, found in local folders, imported only when verified."""
 
 from __future__ import annotations
 
