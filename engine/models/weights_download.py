@@ -44,6 +44,7 @@ from engine.models.weights import (
 )
 from engine.models.weights_import import install_weights_file
 from engine.paths import user_data_dir
+from engine.project_lock import LockHeld, ProjectLock
 from engine.tasks import TaskContext, null_context
 
 log = logging.getLogger(__name__)
@@ -131,26 +132,50 @@ def download_weights(name: str, ctx: TaskContext | None = None, *, base_url: str
     if existing is not None:
         return WeightsDownload(spec.name, existing, already_present=True,
                                size=existing.stat().st_size)
-    ctx = ctx or null_context()
     url = download_url(spec, base_url)
     part = partial_download_path(spec)
     part.parent.mkdir(parents=True, exist_ok=True)
-    resumed_from = _size(part)
+    # One downloading process at a time: two appending to one partial file would
+    # interleave their bytes (this process's own jobs share the lock: the app runs
+    # one download job at a time).
+    try:
+        lock = ProjectLock.acquire(part.parent)
+    except LockHeld as held:
+        raise WeightsDownloadError(
+            f"Another FaceLab ({held}) is downloading weights right now: try again when it "
+            "has finished.", arch=spec.name, filename=spec.weights_filename) from held
+    try:
+        resumed_from = _size(part)
+        _fetch(url, part, spec, ctx or null_context(), session)
+        size = _size(part)
+        try:
+            path = install_weights_file(part, spec, move=True)
+        except (WeightsChecksumError, UnsafeWeightsFileError) as error:
+            log.warning("refused the download of %s from %s: %s", spec.weights_filename, url, error)
+            raise type(error)(f"The file downloaded from {url} was refused and deleted: {error}") from error
+    finally:
+        lock.release()
+    log.info("downloaded %s (%d bytes) from %s", spec.weights_filename, size, url)
+    return WeightsDownload(spec.name, path, resumed_from=resumed_from, size=size)
+
+
+def _fetch(url: str, part: Path, spec: ArchSpec, ctx: TaskContext,
+           session: requests.Session | None) -> None:
     own_session = session is None
     session = session or requests.Session()
     try:
         _fetch_with_resume(session, url, part, spec, ctx)
+    except requests.RequestException as error:  # an OSError too, but not the disk's
+        raise WeightsDownloadError(f"The download of {spec.weights_filename} from {url} "
+                                   f"failed: {_first_line(error)}", arch=spec.name,
+                                   filename=spec.weights_filename) from error
+    except OSError as error:  # writing the partial file: a full disk, a read-only folder
+        raise WeightsDownloadError(
+            f"Could not save the download of {spec.weights_filename} in {part.parent}: "
+            f"{error.strerror or error}.", arch=spec.name, filename=spec.weights_filename) from error
     finally:
         if own_session:
             session.close()
-    size = _size(part)
-    try:
-        path = install_weights_file(part, spec, move=True)
-    except (WeightsChecksumError, UnsafeWeightsFileError) as error:
-        log.warning("refused the download of %s from %s: %s", spec.weights_filename, url, error)
-        raise type(error)(f"The file downloaded from {url} was refused and deleted: {error}") from error
-    log.info("downloaded %s (%d bytes) from %s", spec.weights_filename, size, url)
-    return WeightsDownload(spec.name, path, resumed_from=resumed_from, size=size)
 
 
 def _fetch_with_resume(session: requests.Session, url: str, part: Path, spec: ArchSpec,
@@ -210,6 +235,10 @@ def _fetch_into(session: requests.Session, url: str, part: Path, spec: ArchSpec,
     except (requests.ConnectionError, requests.Timeout) as error:
         raise _Unreachable(f"{_host(url)} could not be reached: this machine seems to be "
                            "offline.") from error
+    except requests.RequestException as error:  # a malformed mirror address, too many redirects
+        raise WeightsDownloadError(f"Could not download {spec.weights_filename} from {url}: "
+                                   f"{_first_line(error)}", arch=spec.name,
+                                   filename=spec.weights_filename) from error
     with response:
         if response.status_code == 416 and have:
             start, _end, total = _content_range(response.headers.get("Content-Range"))

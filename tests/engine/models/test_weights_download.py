@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +42,7 @@ from engine.models.weights_download import (
 from engine.tasks import Cancelled, TaskContext
 from tests.weights_server import WeightsServer
 
+REPO = Path(__file__).resolve().parents[3]
 WIDE = "wide_download_test"
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -99,6 +103,12 @@ def _files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
+def _parts() -> list[str]:
+    """Partial downloads kept for a resume."""
+    folder = downloads_dir()
+    return sorted(p.name for p in folder.glob("*.part")) if folder.exists() else []
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -116,7 +126,7 @@ def test_download_installs_the_file_where_weights_status_finds_it(home, wide, pa
     assert result.path == home / wide and result.path.read_bytes() == payload
     assert not result.already_present and result.size == len(payload)
     assert weights_status(WIDE).path == home / wide
-    assert _files(home) == [wide] and _files(downloads_dir()) == []
+    assert _files(home) == [wide] and _parts() == []
     assert [r.range for r in server.requests] == [None]
     assert {p.stage for p in progress} == {"download"}
     assert progress[-1].done == progress[-1].total == len(payload)
@@ -158,7 +168,7 @@ def test_a_dropped_connection_resumes_with_a_range_request(home, wide, payload):
     # It continues from the last whole chunk it wrote before the drop.
     assert 0 < _range_start(second) <= 300_000 and result.resumed_from == 0
     assert result.path.read_bytes() == payload
-    assert _files(home) == [wide] and _files(downloads_dir()) == []
+    assert _files(home) == [wide] and _parts() == []
 
 
 def _range_start(request) -> int:
@@ -174,7 +184,7 @@ def test_a_server_without_ranges_sends_the_whole_file_again(home, wide, payload)
     assert (first.range, first.status, second.status) == (None, 200, 200)
     assert 0 < _range_start(second) <= 300_000  # asked for the rest, got the whole file
     assert result.path.read_bytes() == payload  # restarted cleanly, not appended
-    assert _files(downloads_dir()) == []
+    assert _parts() == []
 
 
 def test_cancel_midway_leaves_nothing_in_the_weights_folder_and_resumes_later(
@@ -195,7 +205,7 @@ def test_cancel_midway_leaves_nothing_in_the_weights_folder_and_resumes_later(
 
     assert server.requests[-1].range == f"bytes={len(kept)}-"
     assert result.resumed_from == len(kept) and result.path.read_bytes() == payload
-    assert _files(downloads_dir()) == []
+    assert _parts() == []
 
 
 def test_a_kept_part_longer_than_the_file_is_dropped_and_the_file_fetched_afresh(
@@ -216,7 +226,7 @@ def test_corrupted_content_is_refused_and_deleted(home, wide, payload):
     with WeightsServer({wide: bytes(damaged)}) as server, \
             pytest.raises(WeightsChecksumError, match="refused and deleted.*SHA-256"):
         download_weights(WIDE, base_url=server.base_url)
-    assert _files(home) == [] and _files(downloads_dir()) == []
+    assert _files(home) == [] and _parts() == []
     assert not weights_status(WIDE).available
 
 
@@ -229,7 +239,7 @@ def test_a_real_architecture_served_a_wrong_file_is_refused(home, payload, monke
             monkeypatch.setenv(WEIGHTS_BASE_URL_ENV, server.base_url)
             with pytest.raises(WeightsChecksumError, match="SHA-256"):
                 download_weights(arch)
-        assert _files(home) == [] and _files(downloads_dir()) == []
+        assert _files(home) == [] and _parts() == []
 
 
 def test_a_truncated_file_is_refused(home, wide, payload):
@@ -238,7 +248,7 @@ def test_a_truncated_file_is_refused(home, wide, payload):
     with WeightsServer({wide: payload[: len(payload) // 2]}) as server, \
             pytest.raises(WeightsChecksumError):
         download_weights(WIDE, base_url=server.base_url)
-    assert _files(home) == [] and _files(downloads_dir()) == []
+    assert _files(home) == [] and _parts() == []
 
 
 def test_a_body_shorter_than_its_content_length_is_refused(home, wide, payload):
@@ -271,7 +281,7 @@ def test_a_file_that_would_run_code_is_refused_even_with_a_matching_hash(home, t
             download_weights(WIDE, base_url=server.base_url)
     finally:
         unregister_architecture(WIDE)
-    assert _files(home) == [] and _files(downloads_dir()) == []
+    assert _files(home) == [] and _parts() == []
 
 
 def test_a_full_sha256_in_the_spec_is_checked(home, payload):
@@ -297,7 +307,7 @@ def test_404_says_the_file_is_not_there(home, wide):
     message = str(caught.value)
     assert "404" in message and "no such file" in message and wide in message
     assert "facelab weights import" in message
-    assert _files(home) == [] and _files(downloads_dir()) == []
+    assert _files(home) == [] and _parts() == []
 
 
 def test_offline_gives_the_missing_weights_message(home, wide):
@@ -326,6 +336,30 @@ def test_no_proxy_from_the_environment_is_respected(home, wide, payload, monkeyp
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         download_weights(WIDE, base_url=server.base_url)
     assert proxy.requests == [] and len(server.requests) == 1
+
+
+def test_a_second_process_does_not_download_at_the_same_time(home, wide, payload):
+    """Two processes appending to one partial file would interleave their bytes."""
+    downloads_dir().mkdir(parents=True)
+    code = ("import sys; from pathlib import Path; from engine.project_lock import ProjectLock; "
+            f"ProjectLock.acquire(Path({str(downloads_dir())!r})); print('held', flush=True); "
+            "sys.stdin.read()")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with WeightsServer({wide: payload}) as server:
+            with pytest.raises(WeightsDownloadError, match="Another FaceLab .*process "
+                               f"{holder.pid}.* is downloading"):
+                download_weights(WIDE, base_url=server.base_url)
+            assert server.requests == []
+            holder.stdin.close()
+            holder.wait(timeout=30)
+            assert download_weights(WIDE, base_url=server.base_url).path.read_bytes() == payload
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_architectures_without_a_published_file_say_so(home):
