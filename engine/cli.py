@@ -49,8 +49,11 @@ class ProgressBars:
         if bar is None:
             # disable=None: tqdm turns itself off when stderr is not a terminal.
             units = STAGE_UNITS.get(progress.stage, {"unit": "photo"})
+            # initial: a resumed download starts where it stopped, and its rate counts
+            # only what this run fetched.
             bar = self._bars[progress.stage] = tqdm(desc=progress.stage, disable=None,
-                                                    leave=True, **units)
+                                                    leave=True, total=progress.total or None,
+                                                    initial=progress.done, **units)
         if progress.total and bar.total != progress.total:
             bar.total = progress.total
         bar.n = progress.done
@@ -68,8 +71,9 @@ class ProgressBars:
 
 
 @contextmanager
-def cli_task() -> Iterator[TaskContext]:
-    """A task context with terminal progress, cancelled cleanly by Ctrl+C."""
+def cli_task(stopping: str = "stopping after the current photo") -> Iterator[TaskContext]:
+    """A task context with terminal progress, cancelled cleanly by Ctrl+C (which prints
+    ``stopping``)."""
     bars = ProgressBars()
     ctx = TaskContext(on_progress=bars)
     previous = signal.getsignal(signal.SIGINT)
@@ -78,7 +82,7 @@ def cli_task() -> Iterator[TaskContext]:
         if ctx.cancelled:  # a second Ctrl+C: stop now
             signal.signal(signal.SIGINT, previous)
             raise KeyboardInterrupt
-        print("\nstopping after the current photo (Ctrl+C again to force)...", file=sys.stderr)
+        print(f"\n{stopping} (Ctrl+C again to force)...", file=sys.stderr)
         ctx.cancel()
 
     try:

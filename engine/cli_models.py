@@ -108,7 +108,7 @@ def cmd_weights_download(args) -> int:
     for name in args.names:
         url = download_url(get_spec(name), args.mirror)
         try:
-            with cli_task() as ctx:
+            with cli_task("stopping the download; what arrived is kept") as ctx:
                 result = download_weights(name, ctx, base_url=args.mirror)
         except Cancelled:
             print(f"download of {name} cancelled: run the same command again to continue "

@@ -33,8 +33,10 @@ class WeightsServer:
     # Close the connection after this many body bytes, for the first `drops` requests.
     drop_after: int | None = None
     drops: int = 1
-    # Stop sending after this many body bytes until `release` is set (cancel tests).
+    # Stop sending after this many body bytes until `release` is set (cancel tests),
+    # in the first `pauses` requests.
     pause_after: int | None = None
+    pauses: int = 1_000_000
     release: threading.Event = field(default_factory=threading.Event)
     paused: threading.Event = field(default_factory=threading.Event)  # set while it waits
     requests: list[Request] = field(default_factory=list)
@@ -116,7 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)  # the client sees the body end early
             return
-        if server.pause_after is not None:
+        if server.pause_after is not None and server.pauses > 0:
+            server.pauses -= 1
             self.wfile.write(rest[:server.pause_after])
             self.wfile.flush()
             server.paused.set()

@@ -53,8 +53,10 @@ WEIGHTS_BASE_URL_ENV = "FACELAB_WEIGHTS_BASE_URL"
 DOWNLOAD_STAGE = "download"
 
 CHUNK_BYTES = 1 << 16
-# (connect, read): a dead network shows within seconds; a slow one may pause a while.
-TIMEOUT_S = (15, 60)
+# (connect, read) as pip's: a dead network shows within seconds, and a transfer that
+# stalls that long is taken up again with a Range request (a cancel waits at most
+# that long for the stalled read to end).
+TIMEOUT_S = (15, 15)
 # Attempts in a row that bring no new byte before giving up; any progress resets it.
 MAX_STALLED_ATTEMPTS = 3
 RETRY_DELAY_S = 0.5

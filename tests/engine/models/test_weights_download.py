@@ -187,6 +187,18 @@ def test_a_server_without_ranges_sends_the_whole_file_again(home, wide, payload)
     assert _parts() == []
 
 
+def test_a_stalled_transfer_is_taken_up_again(home, wide, payload, monkeypatch):
+    """The server sends 300 kB and then nothing: after the read timeout the download
+    asks for the rest."""
+    monkeypatch.setattr(weights_download, "TIMEOUT_S", (5, 0.5))
+    with WeightsServer({wide: payload}, pause_after=300_000, pauses=1) as server:
+        result = download_weights(WIDE, base_url=server.base_url)
+        server.release.set()
+    first, second = server.requests
+    assert first.range is None and 0 < _range_start(second) <= 300_000
+    assert result.path.read_bytes() == payload
+
+
 def test_cancel_midway_leaves_nothing_in_the_weights_folder_and_resumes_later(
         home, wide, payload):
     def cancel_after_200_kb(progress):
