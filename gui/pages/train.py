@@ -382,11 +382,12 @@ class TrainPage(QWidget):
 
     def _on_weights_downloaded(self, paths: tuple[str, ...]) -> None:
         self.show_message("Weights downloaded and verified: " + ", ".join(paths))
-        self._reload_choices()
 
     def _on_download_finished(self) -> None:
         self._download_job = None
         self._update_buttons()
+        # Whatever the outcome: of several architectures, the first may have arrived.
+        self._reload_choices()
 
     def _download_clicked(self) -> None:
         if self._download_job is not None:

@@ -120,8 +120,11 @@ def test_cancel_keeps_nothing_in_the_weights_folder_and_the_next_download_resume
         assert page.download_button.text() == "Download weights"
 
         server.pause_after = None
-        with qtbot.waitSignal(page.choices_loaded, timeout=WAIT_MS):
-            page.download_button.click()
+        page.download_button.click()
+        again = page._download_job
+        qtbot.waitUntil(lambda: page.arch_model.architecture(ARCH).weights_available,
+                        timeout=WAIT_MS)
+    assert again.state is JobState.SUCCEEDED, again.error_details
     resumed = server.requests[-1]
     assert resumed.range is not None and resumed.status == 206
     assert (weights_dir / filename).read_bytes() == payload
