@@ -101,6 +101,7 @@ def test_missing_weights_raise_with_instructions(weights_home: Path):
     message = str(raised.value)
     assert "resnet18-f37072fd.pth" in message
     assert "facelab weights import" in message
+    assert "facelab weights download resnet18" in message  # for machines with internet
     assert str(weights_home) in message
     assert raised.value.filename == "resnet18-f37072fd.pth"
 
