@@ -140,7 +140,7 @@ def cmd_summary(args) -> int:
 
 def cmd_explain(args) -> int:
     from engine.evaluation.explain import face_feature_maps, face_gradcam, save_png
-    from engine.evaluation.gradcam import FLAT_MESSAGE, LEGEND_TEXT
+    from engine.evaluation.heatmap import FLAT_MESSAGE, LEGEND_TEXT
 
     with open_project(args.dir, readonly=True) as project:
         if args.layer:

@@ -171,7 +171,7 @@ def _gradcam_section(project: Project, run_id: str, report: EvaluationReport, co
     except Exception as exc:  # a report without heat maps beats no report
         log.warning("Grad-CAM left out of the report of %s: %s", run_id, exc)
         return f"<h2>Grad-CAM</h2><p>Grad-CAM could not be computed: {_e(str(exc))}</p>"
-    from engine.evaluation.gradcam import FLAT_MESSAGE, colour_scale_stops
+    from engine.evaluation.heatmap import FLAT_MESSAGE, colour_scale_stops
 
     flat_note = "<br><i>flat map: no region stands out</i>"
     figures = "".join(_sample_figure(project, s, png, flat_note if flat else "")

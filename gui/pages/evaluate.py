@@ -230,8 +230,8 @@ class EvaluatePage(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(header)
-        layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
+        self.banner.float_over(self)  # the tables under it stay put as messages come and go
 
     def _results_tab(self) -> QWidget:
         self.accuracy_label = QLabel()

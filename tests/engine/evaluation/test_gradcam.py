@@ -7,9 +7,9 @@ from torch import nn
 from torchvision.models import resnet18
 
 import engine.models as model_zoo
-from engine.evaluation.gradcam import (HEAT_OPACITY, GradCamResult, blend_heatmap,
-                                       colour_scale_stops, feature_map_grid, feature_maps,
+from engine.evaluation.gradcam import (GradCamResult, feature_map_grid, feature_maps,
                                        gradcam_overlay, list_feature_layers)
+from engine.evaluation.heatmap import HEAT_OPACITY, blend_heatmap, colour_scale_stops
 from engine.models.custom_cnn import CONV_GRID, CustomCNN1
 from tests.engine.evaluation.conftest import MEAN, STD, random_image, tiny_vit, vit_tokens_to_grid
 
