@@ -23,6 +23,7 @@ from gui.menus import build_menus
 from gui.pages.page_context import PageContext
 from gui.pages.welcome import WelcomePage
 from gui.project_session import ProjectSession
+from gui.screen_fit import fit_to_screen
 from gui.settings import AppSettings
 from gui.theme import apply_theme
 from gui.widgets.job_status import JobStatusWidget
@@ -31,8 +32,7 @@ from gui.widgets.shortcuts_dialog import ShortcutsDialog
 from gui.workspace import ProjectWorkspace
 
 log = logging.getLogger(__name__)
-DEFAULT_SIZE = (1280, 820)
-WINDOW_FRAME_ALLOWANCE = (16, 40)  # title bar and borders, before the window shows
+DEFAULT_SIZE = (1280, 820)  # fitted to the screen (gui/screen_fit.py)
 
 
 class MainWindow(QMainWindow):
@@ -318,39 +318,13 @@ class MainWindow(QMainWindow):
         state = self.settings.blob("state")
         if state is not None:
             self.restoreState(state)
-        self._fit_to_screen()
-
-    def _fit_to_screen(self) -> None:
-        """Never larger than the screen's free area, nor partly off it: the default size,
-        or one saved on a larger screen (or at a smaller scale factor), would open with
-        its edges and buttons out of reach."""
-        if self.isMaximized() or self.isFullScreen():
-            return
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        if screen is None:
-            return
-        available = screen.availableGeometry()
-        frame = self.frameGeometry()
-        inner = self.geometry()
-        # The title bar and borders: known once shown; before that, a typical allowance.
-        extra_w = frame.width() - inner.width() if self.isVisible() else WINDOW_FRAME_ALLOWANCE[0]
-        extra_h = frame.height() - inner.height() if self.isVisible() \
-            else WINDOW_FRAME_ALLOWANCE[1]
-        width = min(inner.width(), available.width() - extra_w)
-        height = min(inner.height(), available.height() - extra_h)
-        if (width, height) != (inner.width(), inner.height()):
-            self.resize(width, height)
-        frame = self.frameGeometry()
-        left = min(max(frame.left(), available.left()), available.right() - frame.width() + 1)
-        top = min(max(frame.top(), available.top()), available.bottom() - frame.height() + 1)
-        if (left, top) != (frame.left(), frame.top()):
-            self.move(left, top)
+        fit_to_screen(self)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._fitted_once:  # now the window manager's frame is known
             self._fitted_once = True
-            self._fit_to_screen()
+            fit_to_screen(self)
 
     def _save_workspace_state(self) -> None:
         if self.workspace is not None:

@@ -211,10 +211,13 @@ class WebcamPage(QWidget):
 
     # ================================================================ building
     def _build(self) -> None:
+        # Narrower pickers than elsewhere: this row holds seven controls, and the page
+        # must fit a 1024-pixel window (the lists open as wide as their longest entry).
         self.run_picker = RunPicker()
+        self.run_picker.setMinimumContentsLength(24)
         self.run_picker.run_chosen.connect(lambda _: self._update_controls())
         self.source_combo = QComboBox()
-        self.source_combo.setMinimumContentsLength(22)
+        self.source_combo.setMinimumContentsLength(16)
         self.source_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.source_combo.setPlaceholderText("No camera found")

@@ -210,6 +210,7 @@ class ErrorGalleryPanel(QWidget):
         self.library_button = QPushButton("Show in Library")
         self.library_button.setToolTip("Review these faces in the Library")
         self.hint_label = QLabel()
+        self.hint_label.setWordWrap(True)  # never wider than the panel
         set_muted(self.hint_label)
         self.legend = HeatLegend("Grad-CAM: low", "high")
         self.legend.setVisible(False)
@@ -266,18 +267,22 @@ class ErrorGalleryPanel(QWidget):
 
     # ------------------------------------------------------------- internals
     def _build_layout(self) -> None:
+        # The title has its own line (it wraps): beside the controls, a long one
+        # ("Ada Moreno predicted as Farah Haddad · 12") made the panel too wide for a
+        # small window and squeezed the metrics beside it.
+        self.title_label.setWordWrap(True)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.title_label)
-        top.addStretch(1)
         top.addWidget(self.mode_combo)
         top.addWidget(self.threshold_spin)
         top.addWidget(self.gradcam_check)
+        top.addStretch(1)
         top.addWidget(self.relabel_button)
         top.addWidget(self.library_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
+        layout.addWidget(self.title_label)
         layout.addLayout(top)
         hints = QHBoxLayout()
         hints.addWidget(self.hint_label, 1)

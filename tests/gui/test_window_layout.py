@@ -1,6 +1,7 @@
 """Stable ground under the pointer, and a window that fits its screen: a message that
-appears or goes moves no button or panel (the user may be about to click it), and the
-window never opens larger than the screen's free area."""
+appears or goes moves no button or panel (the user may be about to click it); the
+window never opens larger than the screen's free area, every page fits a 1024 x 700
+window, and nothing is cut at a right edge."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from PySide6.QtCore import QPoint
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
+from PySide6.QtWidgets import QGraphicsSimpleTextItem
+
 from tests.gui.conftest import add_faces
+from tests.imagegen import gradient, save
 
 
 @pytest.fixture
@@ -138,3 +142,37 @@ def test_evaluate_banner_moves_no_table(opened, qtbot, qapp):
     page.banner.dismiss()
     settle(qtbot, qapp)
     assert (where(table), where(page.tabs)) == before
+
+
+def test_every_page_fits_a_1024_by_700_window(opened, qtbot, qapp):
+    for key in ("library", "train", "evaluate", "webcam"):
+        opened.show_page(key)
+        settle(qtbot, qapp)
+        # A page wider than the window made the window grow past the screen's edge.
+        assert opened.minimumSizeHint().width() <= 1024 - 16, key
+        assert opened.size().toTuple() == (1024, 700), key
+
+
+def test_photo_viewer_names_stay_inside_the_photo(qtbot, library):
+    session = library._session
+    project = session.project
+    ids = add_faces(project, 4, per_photo=4, tag="edge")  # the last box ends 30 px from the edge
+    save(project.root / "edge" / "0.jpg", gradient(400, 300))
+    person = session.create_person("Maximilian Featherstonehaugh-Worthington")
+    session.label_faces([ids[3]], person.id)
+    session.notify_faces_added()
+    viewer = library.open_photo_viewer(ids[3])
+    qtbot.addWidget(viewer)
+
+    def names():
+        return [item for item in viewer.scene.items() if isinstance(item, QGraphicsSimpleTextItem)]
+
+    qtbot.waitUntil(lambda: len(names()) == 4, timeout=10_000)
+    available = viewer.screen().availableGeometry()
+    assert available.contains(viewer.frameGeometry()), (viewer.frameGeometry(), available)
+    photo = viewer.scene.sceneRect()
+    for name in names():
+        box = name.sceneBoundingRect()
+        assert photo.left() <= box.left() and box.right() <= photo.right() + 0.5, name.text()
+    assert any("Featherstonehaugh" in name.text() for name in names())
+    viewer.close()
