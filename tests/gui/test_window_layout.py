@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPoint
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QWidget
-
-from PySide6.QtWidgets import QGraphicsSimpleTextItem
+from PySide6.QtWidgets import QGraphicsSimpleTextItem, QWidget
 
 from tests.gui.conftest import add_faces
 from tests.imagegen import gradient, save
