@@ -58,3 +58,20 @@ def test_the_inset_goes_when_its_face_leaves_or_is_named_otherwise(qtbot):
 def test_a_flat_map_says_so_in_its_caption():
     cam = LiveGradCam(4, "madonna", np.zeros((16, 16, 3), np.uint8), 0.5, True)
     assert cam.caption() == "Grad-CAM: madonna 50% · flat map"
+
+
+def test_another_source_clears_the_inset(qtbot, window, project, monkeypatch, tmp_path):
+    monkeypatch.setattr("engine.inference.camera.list_cameras", lambda *a, **k: [])
+    root = project.root
+    project.close()
+    assert window.open_project(str(root))
+    window.show_page("webcam")
+    page = window.workspace.pages["webcam"]
+    page.open_video(str(tmp_path / "first.avi"))
+    view = page.video
+    view.show_gradcam(frame_image(), "madonna", 1, "Grad-CAM: madonna 87%")
+    painted(qtbot, view, 1, [face(1, "madonna")])
+    assert view.painted_gradcam == "madonna"
+    page.open_video(str(tmp_path / "second.avi"))  # the user picks another source
+    view.repaint()
+    assert view.painted_gradcam is None and not view.gradcam_shown
