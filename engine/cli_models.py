@@ -166,6 +166,7 @@ def cmd_summary(args) -> int:
 
 def cmd_explain(args) -> int:
     from engine.evaluation.explain import face_feature_maps, face_gradcam, save_png
+    from engine.evaluation.heatmap import FLAT_MESSAGE, LEGEND_TEXT
 
     with open_project(args.dir, readonly=True) as project:
         if args.layer:
@@ -177,6 +178,7 @@ def cmd_explain(args) -> int:
         save_png(result.overlay, Path(args.out))
     print(f"{args.out}: Grad-CAM for {args.target or persons[result.predicted_index]} "
           f"(predicted {persons[result.predicted_index]}, {confidence_text(result.confidence)})")
+    print(FLAT_MESSAGE if result.flat else LEGEND_TEXT)
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from gui.menus import build_menus
 from gui.pages.page_context import PageContext
 from gui.pages.welcome import WelcomePage
 from gui.project_session import ProjectSession
+from gui.screen_fit import fit_to_screen
 from gui.settings import AppSettings
 from gui.theme import apply_theme
 from gui.widgets.job_status import JobStatusWidget
@@ -31,6 +32,7 @@ from gui.widgets.shortcuts_dialog import ShortcutsDialog
 from gui.workspace import ProjectWorkspace
 
 log = logging.getLogger(__name__)
+DEFAULT_SIZE = (1280, 820)  # fitted to the screen (gui/screen_fit.py)
 
 
 class MainWindow(QMainWindow):
@@ -47,7 +49,8 @@ class MainWindow(QMainWindow):
         self.workspace: ProjectWorkspace | None = None
         self.demo_job: JobHandle | None = None
         self.setWindowTitle("FaceLab")
-        self.resize(1280, 820)
+        self.resize(*DEFAULT_SIZE)
+        self._fitted_once = False
 
         self.banner = MessageBanner()
         self.welcome = WelcomePage()
@@ -57,9 +60,9 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.banner)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        self.banner.float_over(central)
 
         self.summary_label = QLabel()
         self.job_status = JobStatusWidget(runner)
@@ -315,6 +318,13 @@ class MainWindow(QMainWindow):
         state = self.settings.blob("state")
         if state is not None:
             self.restoreState(state)
+        fit_to_screen(self)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted_once:  # now the window manager's frame is known
+            self._fitted_once = True
+            fit_to_screen(self)
 
     def _save_workspace_state(self) -> None:
         if self.workspace is not None:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QByteArray, QEvent, QMetaMethod, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu,
-                               QPushButton, QScrollArea, QSplitter, QTableView, QTabWidget,
-                               QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QSplitter, QStyle, QTableView,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from gui.jobs import JobHandle
 from gui.jobs import evaluation_jobs as jobs
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from gui.widgets.scoreboard_chart import ScoreboardChart
 
 RESULTS_TAB, SCOREBOARD_TAB, LABELS_TAB = range(3)
+PERSON_COLUMN_MAX = 170  # the metrics table's person column; longer names elide
 EXPORT_FILTERS = {"onnx": "ONNX model (*.onnx)", "torchscript": "TorchScript model (*.pt)"}
 
 
@@ -230,8 +231,8 @@ class EvaluatePage(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(header)
-        layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
+        self.banner.float_over(self)  # the tables under it stay put as messages come and go
 
     def _results_tab(self) -> QWidget:
         self.accuracy_label = QLabel()
@@ -273,6 +274,7 @@ class EvaluatePage(QWidget):
         scroll.setWidget(column)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.results_scroll = scroll
         gallery_box = QWidget()
         gallery_layout = QVBoxLayout(gallery_box)
         gallery_layout.setContentsMargins(6, 6, 10, 10)
@@ -399,6 +401,18 @@ class EvaluatePage(QWidget):
         height = table.horizontalHeader().sizeHint().height() + \
             rows * table.verticalHeader().defaultSectionSize() + 2 * table.frameWidth() + 2
         table.setFixedHeight(height if rows else table.horizontalHeader().sizeHint().height() + 4)
+        # Every column in view (Support was cut off in a small window): the table is as
+        # wide as its columns, and the results column never narrower than the table.
+        header = table.horizontalHeader()
+        widths = [max(header.sectionSizeHint(column), table.sizeHintForColumn(column),
+                      header.minimumSectionSize())
+                  for column in range(self.metrics_model.columnCount())]
+        if widths:
+            widths[0] = min(widths[0], PERSON_COLUMN_MAX)  # longer names elide
+        table.setMinimumWidth(sum(widths) + 2 * table.frameWidth() + 2)
+        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.results_scroll.setMinimumWidth(
+            self.results_scroll.widget().minimumSizeHint().width() + scroll_bar + 2)
 
     def _update_buttons(self) -> None:
         has_run = self.current_run_id is not None

@@ -282,8 +282,10 @@ class TrainPage(QWidget):
         left_column.addWidget(scroll, 1)
         bottom = QVBoxLayout()
         bottom.setContentsMargins(10, 0, 10, 0)
-        bottom.addLayout(buttons)
+        # The message goes above the buttons: one that comes or goes shortens the
+        # settings' scroll area, and Start/Stop/Resume stay where the pointer is.
         bottom.addWidget(self.message_label)
+        bottom.addLayout(buttons)
         left_column.addLayout(bottom)
 
         self.splitter = QSplitter()

@@ -21,6 +21,8 @@ from gui.theme import set_muted
 
 CELL = 42  # logical pixels of a square cell
 MAX_NAME = 150  # longest header label before eliding
+MIN_CELLS_SHOWN = 4  # columns a squeezed matrix still shows (the rest scroll)
+MAX_HEIGHT = 560  # taller matrices scroll under their column headers
 
 
 class RotatedHeaderView(QHeaderView):
@@ -80,9 +82,17 @@ class ConfusionCellDelegate(QStyledItemDelegate):
 
 
 class ConfusionTableView(QTableView):
-    """Enter on a cell works like a click (keyboard users reach every cell)."""
+    """Enter on a cell works like a click (keyboard users reach every cell). Its size
+    hint is the whole matrix; given less, it scrolls under its fixed person headers."""
 
     cell_activated = Signal(QModelIndex)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.natural_size = QSize(0, 0)
+
+    def sizeHint(self) -> QSize:
+        return self.natural_size if not self.natural_size.isEmpty() else super().sizeHint()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
@@ -146,7 +156,9 @@ class ConfusionHeatmap(QWidget):
         self.table.clearSelection()
 
     def _fit(self) -> None:
-        # The table is exactly as big as its cells: no scroll bars for a lab-sized matrix.
+        # As big as its cells when there is room (no scroll bars for a lab-sized matrix);
+        # in a narrow window or for many persons it shrinks to a few cells and scrolls,
+        # its person headers staying in view.
         self.table.horizontalHeader().updateGeometry()
         for header in (self.table.horizontalHeader(), self.table.verticalHeader()):
             for section in range(header.count()):
@@ -155,5 +167,10 @@ class ConfusionHeatmap(QWidget):
             + 2 * self.table.frameWidth() + 2
         height = self.table.horizontalHeader().sizeHint().height() + \
             CELL * self.model.rowCount() + 2 * self.table.frameWidth() + 2
-        self.table.setMinimumSize(min(width, 720), min(height, 560))
+        scroll_bar = self.table.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        least_width = self.table.verticalHeader().sizeHint().width() + MIN_CELLS_SHOWN * CELL \
+            + 2 * self.table.frameWidth() + scroll_bar + 2
+        self.table.natural_size = QSize(width, min(height, MAX_HEIGHT))
+        self.table.setMinimumSize(min(width, least_width), min(height, MAX_HEIGHT))
         self.table.setMaximumSize(width, height)
+        self.table.updateGeometry()

@@ -1,15 +1,21 @@
-"""An inline banner at the top of the window: errors and results in words, never a
-console traceback. The traceback, when there is one, is one click away."""
+"""A banner for errors and results in words, never a console traceback. The
+traceback, when there is one, is one click away.
+
+It floats over the bottom-right corner of its host (:meth:`MessageBanner.float_over`)
+instead of taking a row of the layout: a message that comes or goes, often while the
+user is about to click, moves no button or panel."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMessageBox, QToolButton
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMessageBox, QToolButton, QWidget
 
 from gui.theme import ACCENT_COLOUR, ERROR_COLOUR
 
 INFO_SECONDS = 12
+MAX_WIDTH = 560  # a floating banner's widest; text wraps below it
+MARGIN = 12      # from the host's edges
 
 
 class MessageBanner(QFrame):
@@ -36,7 +42,33 @@ class MessageBanner(QFrame):
         layout.addWidget(self.details_button)
         layout.addWidget(close)
         self._timer = QTimer(self, singleShot=True, timeout=self.dismiss)
+        self._host: QWidget | None = None
         self.hide()
+
+    def float_over(self, host: QWidget) -> None:
+        """Show over ``host``'s bottom-right corner, outside its layout; follows its size."""
+        self._host = host
+        self.setParent(host)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        host.installEventFilter(self)
+        self.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._host and event.type() == QEvent.Type.Resize and self.isVisible():
+            self._place()
+        return super().eventFilter(watched, event)
+
+    def _place(self) -> None:
+        host = self._host
+        if host is None:
+            return
+        width = max(120, min(MAX_WIDTH, host.width() - 2 * MARGIN))
+        layout = self.layout()
+        height = layout.heightForWidth(width) if layout.hasHeightForWidth() else -1
+        height = max(height, self.minimumSizeHint().height())
+        self.setGeometry(QRect(host.width() - width - MARGIN, host.height() - height - MARGIN,
+                               width, height))
+        self.raise_()
 
     def text(self) -> str:
         return self.label.text()
@@ -70,6 +102,7 @@ class MessageBanner(QFrame):
         palette.setColor(QPalette.ColorRole.Window, _blend(base, colour, 0.22))
         self.setPalette(palette)
         self.show()
+        self._place()
 
 
 def _blend(base: QColor, tint: QColor, amount: float) -> QColor:

@@ -159,7 +159,9 @@ class PersonPanel(QWidget):
             self.filter_list.addItem(item)
             if current is not None and current.kind == face_filter.kind:
                 item.setSelected(True)
-        rows = self.filter_list.count()
+        # Room for the outside face set's row from the start: the persons below do not
+        # move when "Show in Library" adds it.
+        rows = len(_FIXED_FILTERS) + 1
         self.filter_list.setFixedHeight(rows * max(1, self.filter_list.sizeHintForRow(0)) + 4)
         self.filter_list.blockSignals(False)
 

@@ -22,6 +22,7 @@ from gui.jobs.project_jobs import DecodedPhoto, decode_photo
 from gui.models.face_grid import STATUS_LABELLED, STATUS_REJECTED, face_status
 from gui.models.persons import PersonListModel
 from gui.project_session import ProjectSession
+from gui.screen_fit import fit_to_screen
 from gui.theme import ACCENT_COLOUR, NO_FACE_COLOUR, UNLABELLED_COLOUR, set_muted
 
 _STATUS_COLOURS = {STATUS_LABELLED: QColor("#3cb371"), STATUS_REJECTED: NO_FACE_COLOUR}
@@ -55,6 +56,7 @@ class PhotoViewerDialog(QDialog):
         self._photo_size = (self.photo.width, self.photo.height)
         self.setWindowTitle(f"Photo — {Path(self.photo.path).name}")
         self.resize(1000, 680)
+        self._fitted = False  # to the screen, when first shown
 
         self.scene = QGraphicsScene(self)
         self.view = QGraphicsView(self.scene)
@@ -151,6 +153,12 @@ class PhotoViewerDialog(QDialog):
             return
         super().keyPressEvent(event)
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted:
+            self._fitted = True
+            fit_to_screen(self)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
@@ -246,7 +254,9 @@ class PhotoViewerDialog(QDialog):
             font = label.font()
             font.setPixelSize(max(10, round(line * 7)))
             label.setFont(font)
-            label.setPos(x1, max(0.0, y1 - font.pixelSize() - 4))
+            # Inside the photo: a face at the right edge keeps its name in view.
+            left = min(x1, width - label.boundingRect().width())
+            label.setPos(max(0.0, left), max(0.0, y1 - font.pixelSize() - 4))
             self.scene.addItem(label)
 
     def _fit(self) -> None:
