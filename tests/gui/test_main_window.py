@@ -221,3 +221,51 @@ def test_an_evaluate_result_is_said_once_on_its_page_not_twice(qtbot, library):
     evaluate._post_info("3 suspicious label(s) found.")
     assert evaluate.banner.isVisible()
     assert not window.banner.isVisible()
+
+
+def test_quitting_while_a_job_runs_asks_first_and_stops_it_cleanly(qtbot, library,
+                                                                    monkeypatch):
+    import threading
+    import time
+
+    from PySide6.QtWidgets import QMessageBox
+
+    window = library.window()
+    for key in ("train", "evaluate", "library"):  # every page alive, as a student has it
+        window.show_page(key)
+    started = threading.Event()
+
+    def endless_import(root, paths, labels_from_folders):
+        def job(ctx):
+            started.set()
+            while True:
+                ctx.check()
+                time.sleep(0.01)
+        return job
+
+    monkeypatch.setattr("gui.pages.library.import_and_crop", endless_import)
+    job = library.import_paths(["/somewhere"], labels_from_folders=False)
+    qtbot.waitUntil(started.is_set, timeout=10_000)
+    # A "training" job in the Train page's queue: its end makes the page re-read the runs.
+    from gui.models.training_curves import RunCurves, TrainingFeed
+
+    train = window.workspace.page("train")
+    training = train.queue.submit(endless_import(None, None, None), "Tiny", TrainingFeed(),
+                                  RunCurves(None, "tiny", 3))
+    asked = []
+    answer = [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, *a, **k: asked.append(text) or answer[0])
+
+    QTest.keyClick(library.grid_view, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    assert asked and "Import somewhere" in asked[0] and "Train Tiny" in asked[0]
+    assert "can be resumed" in asked[0]
+    assert window.isVisible() and not job.state.finished and not training.state.finished
+
+    answer[0] = QMessageBox.StandardButton.Yes
+    errors = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: errors.append(exc))
+    QTest.keyClick(library.grid_view, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    assert not window.isVisible()
+    assert job.state is JobState.CANCELLED and training.state is JobState.CANCELLED
+    assert errors == []  # e.g. "RuntimeError: the job runner is shut down" from a slot
