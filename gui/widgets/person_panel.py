@@ -174,6 +174,8 @@ class PersonPanel(QWidget):
         self._face_set = face_filter
         self.set_filter_counts({face_filter.kind: len(face_filter.face_ids)})
         self.select_filter(face_filter)
+        # A second set replaces the first in the same row: no selection change says so.
+        self.filter_chosen.emit(face_filter)
 
     def current_filter(self) -> FaceFilter | None:
         items = self.filter_list.selectedItems()

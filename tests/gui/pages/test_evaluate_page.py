@@ -209,6 +209,15 @@ def test_show_in_library_drives_the_librarys_face_set(qtbot, page, session, runn
     assert requested.args[1] == expected
     assert library.grid_model.face_ids() == expected
     assert library.title_label.text().startswith("Misclassified (")
+    # With faces selected, exactly those go to the Library.
+    _select_rows(page.gallery.view, [1])
+    chosen = page.gallery.view.selected_face_ids()
+    assert len(chosen) == 1
+    with qtbot.waitSignal(page.library_review_requested) as requested:
+        QTest.mouseClick(page.gallery.library_button, Qt.MouseButton.LeftButton)
+    assert requested.args[1] == chosen
+    assert library.grid_model.face_ids() == chosen
+    assert library.title_label.text().startswith("1 selected face of Misclassified (")
     library.shutdown()
 
 
