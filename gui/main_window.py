@@ -226,11 +226,15 @@ class MainWindow(QMainWindow):
             self.workspace.show_page(key)
 
     # -------------------------------------------------------------- dialogs
-    def new_project_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(
-            self, "New project: choose an empty folder (or create one)")
-        if path:
-            self.create_project(path)
+    def new_project_dialog(self):
+        """Ask for the new project's folder, which may not exist yet (it is created)."""
+        from gui.widgets.new_project_dialog import NewProjectDialog
+
+        dialog = NewProjectDialog(str(_unused_folder(Path.home() / "FaceLab project")), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.create_project(dialog.path()))
+        dialog.open()
+        return dialog
 
     def open_project_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a FaceLab project folder")
@@ -353,6 +357,15 @@ class MainWindow(QMainWindow):
         self.runner.shutdown()
         self.settings.sync()
         event.accept()
+
+
+def _unused_folder(path: Path) -> Path:
+    """``path``, or ``path 2``, ``path 3``… the first that does not exist yet."""
+    candidate, number = path, 2
+    while candidate.exists() and number < 100:
+        candidate = path.with_name(f"{path.name} {number}")
+        number += 1
+    return candidate
 
 
 def _is_demo_folder(path: Path) -> bool:

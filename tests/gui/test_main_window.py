@@ -269,3 +269,31 @@ def test_quitting_while_a_job_runs_asks_first_and_stops_it_cleanly(qtbot, librar
     assert not window.isVisible()
     assert job.state is JobState.CANCELLED and training.state is JobState.CANCELLED
     assert errors == []  # e.g. "RuntimeError: the job runner is shut down" from a slot
+
+
+def test_new_project_in_a_folder_that_does_not_exist_yet(qtbot, window, tmp_path,
+                                                         monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    def picker(*args, **kwargs):  # the system picker cannot take a folder to be made
+        raise AssertionError("New project must not need the folder picker")
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", picker)
+    dialog = window.new_project_dialog()
+    target = tmp_path / "course" / "lab 1"
+    dialog.path_edit.setText(str(target))
+    # Said in the dialog, not only in a title bar, and Create stays available.
+    assert "does not exist yet" in dialog.hint_label.text() and dialog.hint_label.isVisible()
+    assert dialog.create_button.isEnabled()
+    dialog.path_edit.setText("")
+    assert not dialog.create_button.isEnabled()
+    dialog.path_edit.setText(str(target))
+    qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+    assert window.session is not None and window.session.root == target
+    assert (target / "catalog.sqlite").is_file()
+
+    dialog = window.new_project_dialog()
+    dialog.path_edit.setText(str(target))
+    assert not dialog.create_button.isEnabled()
+    assert "already a FaceLab project" in dialog.hint_label.text()
+    dialog.reject()
