@@ -130,7 +130,7 @@ class TrainPage(QWidget):
         job = self.queue.submit(resume_training(self._session.root, run_id, feed),
                                 label, feed, curves, "Resume")
         done = len(curves.epoch)
-        # Say what happens: a double-click or a stray Enter should not resume unnoticed.
+        # Say what happens and from where: a resumed run must never start unnoticed.
         self.show_message(f"Resuming {label} after epoch {done} of {curves.total_epochs}."
                           if done else f"Resuming {label}: it stopped before saving an epoch, "
                           "so it starts again from epoch 1.")
