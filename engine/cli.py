@@ -164,7 +164,11 @@ def cmd_stats(args) -> int:
           f"{stats['pending_photos']} waiting to be cropped")
     for name, count in stats["persons"].items():
         print(f"  {name}: {count}")
-    print_skipped(stats["skipped"])
+    # Part of the statistics (stdout), unlike an import's warnings as they happen.
+    if stats["skipped"]:
+        print(f"{len(stats['skipped'])} file(s) skipped:")
+    for path, reason in stats["skipped"].items():
+        print(f"  {path}: {reason}")
     return EXIT_OK
 
 

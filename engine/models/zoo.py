@@ -156,6 +156,7 @@ def builtin_specs() -> list[ArchSpec]:
             builder=facenet_classifier.build_facenet,
             head_path="head",
             gradcam_layer_path="embedder.block8",
+            embedder_path="embedder",
             adapt_state_dict=facenet_classifier.adapt_facenet_state_dict,
         ),
     ]

@@ -10,7 +10,8 @@ from gui.jobs import JobHandle, JobRunner, JobState
 
 # Engine stage names as the user reads them; other stages show as they are.
 STAGE_WORDS = {"import": "reading photos", "crop": "finding faces",
-               "cache": "preparing faces", "train": "training", "report": "writing the report",
+               "cache": "preparing faces", "embed": "computing face features",
+               "train": "training", "report": "writing the report",
                "mistakes": "looking for label mistakes", "sweep": "searching settings"}
 
 

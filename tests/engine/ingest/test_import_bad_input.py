@@ -160,3 +160,28 @@ def test_a_folder_name_that_cannot_name_a_person_imports_its_photos_unlabelled(p
     report = import_paths(project, [tmp_path / "photos"], labels_from_folders=True)
     assert report.added == 2
     assert [p.name for p in project.catalog.persons()] == ["Ann"]  # the engine's name rule
+
+
+def test_importing_only_paths_that_do_not_exist_is_an_error(project, tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="do not exist"):
+        import_paths(project, [tmp_path / "no" / "such", tmp_path / "typo.jpg"])
+    project.close()
+
+    assert cli_main(["import", str(project.root), str(tmp_path / "no" / "such")]) == 1
+    err = capsys.readouterr().err
+    assert "Nothing was imported" in err and str(tmp_path / "no" / "such") in err
+
+
+def test_stats_lists_skipped_files_on_lines_of_their_own(project, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "empty.jpg").write_bytes(b"")
+    save(tmp_path / "in" / "a.jpg", gradient(seed=8))
+    import_paths(project, [tmp_path / "in"])
+    project.close()
+    capsys.readouterr()
+
+    assert cli_main(["stats", str(project.root)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.endswith("waiting to be cropped") for line in out)
+    assert "1 file(s) skipped:" in out
+    assert any(line.startswith("  ") and "empty.jpg" in line for line in out)
