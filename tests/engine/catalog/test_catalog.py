@@ -344,8 +344,8 @@ def test_number_keys_stay_with_their_person(catalog):
     assert catalog.person_by_name("P5").number_key is None  # only nine keys
 
 
-def test_migration_4_gives_existing_persons_the_keys_they_had(tmp_path, monkeypatch):
-    """Before migration 4 the keys followed the alphabet; an upgrade keeps them."""
+def test_the_number_key_migration_gives_existing_persons_the_keys_they_had(tmp_path, monkeypatch):
+    """Before persons.number_key the keys followed the alphabet; an upgrade keeps them."""
     path = tmp_path / "catalog.sqlite"
     with monkeypatch.context() as patch:
         patch.setattr("engine.catalog.db.MIGRATIONS", schema.MIGRATIONS[:3])
