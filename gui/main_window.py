@@ -229,11 +229,15 @@ class MainWindow(QMainWindow):
             self.workspace.show_page(key)
 
     # -------------------------------------------------------------- dialogs
-    def new_project_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(
-            self, "New project: choose an empty folder (or create one)")
-        if path:
-            self.create_project(path)
+    def new_project_dialog(self):
+        """Ask for the new project's folder, which may not exist yet (it is created)."""
+        from gui.widgets.new_project_dialog import NewProjectDialog
+
+        dialog = NewProjectDialog(str(_unused_folder(Path.home() / "FaceLab project")), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.create_project(dialog.path()))
+        dialog.open()
+        return dialog
 
     def open_project_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a FaceLab project folder")
@@ -331,14 +335,47 @@ class MainWindow(QMainWindow):
             for key, blob in self.workspace.save_state().items():
                 self.settings.set_blob(f"page_{key}", blob)
 
+    def confirm_quit(self) -> bool:
+        """Ask before quitting while work the user started (training, an import...) runs;
+        quiet jobs (a thumbnail, a chart) are not worth a question."""
+        busy = [job.title for job in self.runner.active_jobs() if not job.quiet]
+        if not busy:
+            return True
+        titles = "\n".join(f"• {title}" for title in busy)
+        training = any(title.startswith(("Train", "Resume")) for title in busy)
+        after = ("A stopped training run can be resumed later from its last saved epoch "
+                 "(Train page, Resume). " if training else "")
+        answer = QMessageBox.question(
+            self, "Quit FaceLab?",
+            f"Still working on:\n{titles}\n\nQuit anyway? This stops it now. {after}"
+            "What was already saved is kept.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.confirm_quit():
+            event.ignore()
+            return
         self.settings.set_blob("geometry", self.saveGeometry())
         self.settings.set_blob("state", self.saveState())
         self._save_workspace_state()
-        self.runner.shutdown()
+        # The project first, while the runner still takes jobs: pages react to their
+        # jobs' ends (a refresh is a new job), and a refused submit inside such a
+        # reaction would be an uncaught error. Then nothing is left to react.
         self.close_project(forget=False)
+        self.runner.shutdown()
         self.settings.sync()
         event.accept()
+
+
+def _unused_folder(path: Path) -> Path:
+    """``path``, or ``path 2``, ``path 3``… the first that does not exist yet."""
+    candidate, number = path, 2
+    while candidate.exists() and number < 100:
+        candidate = path.with_name(f"{path.name} {number}")
+        number += 1
+    return candidate
 
 
 def _is_demo_folder(path: Path) -> bool:

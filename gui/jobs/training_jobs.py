@@ -127,15 +127,13 @@ def train_architecture(root: Path, settings: tuple[tuple[str, Any], ...], sink: 
 
 
 def resume_training(root: Path, run_id: str, sink: EventSink):
-    """Continue a cancelled or interrupted run from its last saved epoch."""
+    """Continue a run that stopped before its end, as the engine's `resume_run` does:
+    from its last saved epoch, or from epoch 1 when it stopped before saving one."""
     def job(ctx: TaskContext) -> TrainingOutcome:
         from engine.training.runner import resume_run
 
         with Project.open(root) as project:
             record = project.catalog.runs.get(run_id)
-            if not (project.resolve_inside(record.run_dir) / "last.pt").is_file():
-                raise CatalogError("This run was stopped before its first epoch ended, so "
-                                   "nothing was saved to resume from. Start a new run instead.")
             result = resume_run(project, run_id, callbacks=[sink], ctx=ctx)
         return _outcome(record.arch, result)
     return job

@@ -33,7 +33,7 @@ from gui.widgets.confusion_heatmap import ConfusionHeatmap
 from gui.widgets.error_gallery import TILE, ErrorGalleryPanel
 from gui.widgets.label_issues import THUMB as ISSUE_THUMB
 from gui.widgets.label_issues import LabelIssuePanel
-from gui.widgets.message_banner import MessageBanner
+from gui.widgets.message_banner import MessageBanner, open_file
 from gui.widgets.run_picker import RunPicker, run_choices
 
 if TYPE_CHECKING:
@@ -143,7 +143,8 @@ class EvaluatePage(QWidget):
             return None
         job = self._start("report", jobs.lab_report(self._session.root, run_id, out_path),
                           "Writing the lab report")
-        job.succeeded.connect(lambda path: self._post_info(f"Lab report written to {path}."))
+        job.succeeded.connect(lambda path: self._post_info(
+            f"Lab report written to {path}.", action=("Open", lambda: open_file(path))))
         return job
 
     def find_suspicious_labels(self) -> JobHandle | None:
@@ -472,8 +473,8 @@ class EvaluatePage(QWidget):
         if self.banner.kind != "error" or not self.banner.isVisible():
             self.banner.show_error(f"Grad-CAM failed for face {face_id}: {message}")
 
-    def _post_info(self, text: str, details: str = "") -> None:
-        self.banner.show_info(text, details)
+    def _post_info(self, text: str, details: str = "", action=None) -> None:
+        self.banner.show_info(text, details, action)
         self.info_posted.emit(text, details)  # for tests and listeners; the page shows it
 
     def _on_tab_changed(self, index: int) -> None:
@@ -496,9 +497,11 @@ class EvaluatePage(QWidget):
             self._update_pictures()
         if event.type() == QEvent.Type.PaletteChange and self.banner.isVisible():
             # The banner tints itself from the palette when shown: tint it again.
-            show = self.banner.show_error if self.banner.kind == "error" else \
-                self.banner.show_info
-            show(self.banner.text(), self.banner.details)
+            if self.banner.kind == "error":
+                self.banner.show_error(self.banner.text(), self.banner.details)
+            else:
+                self.banner.show_info(self.banner.text(), self.banner.details,
+                                      self.banner.action)
         return super().event(event)
 
     def _update_pictures(self) -> None:

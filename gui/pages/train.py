@@ -17,14 +17,14 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QS
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.catalog import CatalogError
+from engine.catalog.runs import resume_refusal
 from gui.jobs import JobHandle
 from gui.jobs.training_jobs import (TrainingChoices, download_weights_files,
                                     import_weights_file, list_runs, load_training_choices,
                                     preload_charts, resume_training, train_architecture)
 from gui.models.architectures import (ArchitectureInfo, ArchitectureListModel,
                                       missing_weights_message)
-from gui.models.runs import (RESUMABLE_STATUSES, RUN_ID_ROLE, SORT_ROLE, TEST_ACC, RunListModel,
-                             RunRow)
+from gui.models.runs import RUN_ID_ROLE, SORT_ROLE, TEST_ACC, RunListModel, RunRow
 from gui.models.training_curves import RunCurves, RunEnd, TrainingFeed
 from gui.models.training_queue import QueuedRun, TrainingQueue, status_line
 from gui.pages.page_context import PageContext
@@ -118,14 +118,23 @@ class TrainPage(QWidget):
         except CatalogError as exc:  # deleted meanwhile (by `facelab` or another page)
             self.show_message(str(exc), error=True)
             return None
-        if record.status not in RESUMABLE_STATUSES or self.queue.active_entry_of_run(run_id):
-            self.show_message("Only cancelled or interrupted runs can be resumed.", error=True)
+        refusal = resume_refusal(run_id, record.status)  # the engine's rule
+        if refusal is None and self.queue.active_entry_of_run(run_id):
+            refusal = f"Run {run_id} is already queued or training."
+        if refusal is not None:
+            self.show_message(refusal, error=True)
             return None
         feed = TrainingFeed()
         curves = self._stored_curves(run_id)
         curves.end = None
+        label = self.runs_model.arch_label(record.arch)
         job = self.queue.submit(resume_training(self._session.root, run_id, feed),
-                                self.runs_model.arch_label(record.arch), feed, curves, "Resume")
+                                label, feed, curves, "Resume")
+        done = len(curves.epoch)
+        # Say what happens and from where: a resumed run must never start unnoticed.
+        self.show_message(f"Resuming {label} after epoch {done} of {curves.total_epochs}."
+                          if done else f"Resuming {label}: it stopped before saving an epoch, "
+                          "so it starts again from epoch 1.")
         self._show_queue()
         self._update_buttons()
         return job
@@ -323,7 +332,10 @@ class TrainPage(QWidget):
 
         self.runs_view = RunsTableView(self.runs_proxy)
         self.runs_view.selectionModel().currentRowChanged.connect(self._on_run_selected)
-        self.runs_view.doubleClicked.connect(lambda _: self._resume_selected())
+        # A mouse click makes the row current before it selects it: the buttons follow
+        # the selection too, or Resume would stay off after a click.
+        self.runs_view.selectionModel().selectionChanged.connect(
+            lambda *_: self._update_buttons())
         bottom = QWidget()
         bottom_column = QVBoxLayout(bottom)
         bottom_column.setContentsMargins(10, 4, 10, 0)

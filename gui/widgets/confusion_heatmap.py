@@ -9,7 +9,7 @@ click, keyboard navigation (arrows + Enter), tooltips, and a model that
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QFont, QFontMetrics, QKeyEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHeaderView, QLabel, QStyle,
                                QStyledItemDelegate, QStyleOptionHeader, QStyleOptionViewItem,
@@ -142,6 +142,18 @@ class ConfusionHeatmap(QWidget):
         layout.addWidget(self.table, 1, 0, 1, 2)
         layout.setRowStretch(2, 1)
         layout.setColumnStretch(2, 1)
+        self._follow_palette()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # the dark theme switched on or off
+            self._follow_palette()
+
+    def _follow_palette(self) -> None:
+        palette = self.palette()  # the table gets the new palette after its parent
+        self.model.set_palette_colours(
+            palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text),
+            palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
 
     def activate_cell(self, index: QModelIndex) -> None:
         """What a click on a cell does (tests call this with the index clicked)."""

@@ -208,7 +208,8 @@ class ErrorGalleryPanel(QWidget):
         self.relabel_menu = QMenu(self.relabel_button)
         self.relabel_button.setMenu(self.relabel_menu)
         self.library_button = QPushButton("Show in Library")
-        self.library_button.setToolTip("Review these faces in the Library")
+        self.library_button.setToolTip("Review the selected faces in the Library (all the "
+                                       "faces shown when none is selected)")
         self.hint_label = QLabel()
         self.hint_label.setWordWrap(True)  # never wider than the panel
         set_muted(self.hint_label)
@@ -358,6 +359,12 @@ class ErrorGalleryPanel(QWidget):
         self.gradcam_toggled.emit(on)
 
     def _request_library(self) -> None:
-        if self.model.rowCount():
-            self.library_requested.emit(self.title_label.text().split(" · ")[0],
-                                        self.model.face_ids())
+        """The selected faces, or every face shown when none is selected."""
+        title = self.title_label.text().split(" · ")[0]
+        selected = self.view.selected_face_ids()
+        if selected:
+            noun = "face" if len(selected) == 1 else "faces"
+            self.library_requested.emit(f"{len(selected)} selected {noun} of {title}",
+                                        selected)
+        elif self.model.rowCount():
+            self.library_requested.emit(title, self.model.face_ids())

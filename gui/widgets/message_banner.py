@@ -7,8 +7,10 @@ user is about to click, moves no button or panel."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer
-from PySide6.QtGui import QColor, QPalette
+from typing import Callable
+
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, QUrl
+from PySide6.QtGui import QColor, QDesktopServices, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMessageBox, QToolButton, QWidget
 
 from gui.theme import ACCENT_COLOUR, ERROR_COLOUR
@@ -31,6 +33,10 @@ class MessageBanner(QFrame):
         self.details_button.setText("Details…")
         self.details_button.setAutoRaise(True)
         self.details_button.clicked.connect(self.show_details)
+        # What the message is about, one click away (e.g. "Open" a report just written).
+        self.action: tuple[str, Callable[[], object]] | None = None
+        self.action_button = QToolButton()
+        self.action_button.clicked.connect(self._run_action)
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -39,6 +45,7 @@ class MessageBanner(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 6, 6, 6)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.action_button)
         layout.addWidget(self.details_button)
         layout.addWidget(close)
         self._timer = QTimer(self, singleShot=True, timeout=self.dismiss)
@@ -74,11 +81,15 @@ class MessageBanner(QFrame):
         return self.label.text()
 
     def show_error(self, text: str, details: str = "") -> None:
-        self._show("error", text, details, ERROR_COLOUR)
+        self._show("error", text, details, ERROR_COLOUR, None)
 
-    def show_info(self, text: str, details: str = "") -> None:
-        self._show("info", text, details, ACCENT_COLOUR)
-        self._timer.start(INFO_SECONDS * 1000)
+    def show_info(self, text: str, details: str = "",
+                  action: tuple[str, Callable[[], object]] | None = None) -> None:
+        """An information; with an ``action`` (button text, what it does) it stays until
+        dismissed, so the button does not vanish before the user reaches it."""
+        self._show("info", text, details, ACCENT_COLOUR, action)
+        if action is None:
+            self._timer.start(INFO_SECONDS * 1000)
 
     def dismiss(self) -> None:
         self._timer.stop()
@@ -91,11 +102,18 @@ class MessageBanner(QFrame):
         box.setDetailedText(self.details)
         box.open()
 
-    def _show(self, kind: str, text: str, details: str, colour: QColor) -> None:
+    def _run_action(self) -> None:
+        if self.action is not None:
+            self.action[1]()
+
+    def _show(self, kind: str, text: str, details: str, colour: QColor,
+              action: tuple[str, Callable[[], object]] | None) -> None:
         self._timer.stop()
-        self.kind, self.details = kind, details
+        self.kind, self.details, self.action = kind, details, action
         self.label.setText(text)
         self.details_button.setVisible(bool(details))
+        self.action_button.setVisible(action is not None)
+        self.action_button.setText(action[0] if action else "")
         palette = self.palette()
         base = self.parentWidget().palette().color(QPalette.ColorRole.Window) \
             if self.parentWidget() else QColor("white")
@@ -103,6 +121,11 @@ class MessageBanner(QFrame):
         self.setPalette(palette)
         self.show()
         self._place()
+
+
+def open_file(path) -> bool:
+    """Open a file the app wrote (a report) with the system's program for it."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
 def _blend(base: QColor, tint: QColor, amount: float) -> QColor:

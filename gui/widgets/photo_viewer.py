@@ -99,6 +99,10 @@ class PhotoViewerDialog(QDialog):
         row.addWidget(self.unlabel_button)
         column.addLayout(row)
         column.addWidget(self.reject_button)
+        self.face_state_label = QLabel()
+        self.face_state_label.setWordWrap(True)
+        set_muted(self.face_state_label)
+        column.addWidget(self.face_state_label)
         keys = QLabel("Keys: 1-9 label, 0 unlabel, X not a face")
         set_muted(keys)
         column.addWidget(keys)
@@ -170,8 +174,8 @@ class PhotoViewerDialog(QDialog):
     def _reload_persons(self) -> None:
         current = self.person_combo.currentData()
         self.person_combo.clear()
-        for person in self._persons.persons():
-            self.person_combo.addItem(person.name, person.id)
+        for person in self._persons.persons():  # with their keys: 1-9 label here too
+            self.person_combo.addItem(self._persons.display_name(person), person.id)
         index = self.person_combo.findData(current)
         self.person_combo.setCurrentIndex(max(0, index))
         self._reload_faces()
@@ -208,9 +212,17 @@ class PhotoViewerDialog(QDialog):
         for widget in (self.label_button, self.unlabel_button, self.reject_button):
             widget.setEnabled(has_face)
         if face is None:
+            self.face_state_label.setText("")
             return
         self.reject_button.setChecked(face.rejected)
+        self.reject_button.setText("Not a face ✓" if face.rejected else "Not a face")
         self.reject_button.setEnabled(not face.whole_image)
+        # Buttons that would do nothing are off, and the box's state is said in words.
+        self.unlabel_button.setEnabled(face.person_id is not None)
+        self.label_button.setEnabled(not face.rejected)
+        self.face_state_label.setText(
+            "Marked “not a face”: hidden from the library and from training. Click "
+            "“Not a face” again (X) to make it a face again." if face.rejected else "")
         if face.person_id is not None:
             index = self.person_combo.findData(face.person_id)
             if index >= 0:
