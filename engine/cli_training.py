@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from engine.catalog.runs import RESUMABLE_STATUSES
 from engine.cli import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, cli_task, open_project
 
 
@@ -122,9 +123,10 @@ def _finish(result, args) -> int:
               f"{result.report.accuracy_ci[0]:.1%}-{result.report.accuracy_ci[1]:.1%}), "
               f"macro F1 {result.report.macro_f1:.3f}", file=sys.stderr)
     print(result.run_id)
+    if result.finished.status in RESUMABLE_STATUSES:
+        print(f"{result.finished.status}: continue with `facelab resume {args.dir} --run "
+              f"{result.run_id}`", file=sys.stderr)
     if result.finished.status == "cancelled":
-        print(f"cancelled: continue with `facelab resume {args.dir} --run {result.run_id}`",
-              file=sys.stderr)
         return EXIT_CANCELLED
     return EXIT_OK if result.finished.status in ("completed", "early_stopped") else EXIT_ERROR
 
@@ -219,7 +221,8 @@ def register(sub) -> None:
     add_train_options(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("resume", help="continue a cancelled or interrupted run")
+    p = sub.add_parser("resume", help="continue a run that stopped before its end ("
+                       + ", ".join(RESUMABLE_STATUSES) + ")")
     p.add_argument("dir")
     p.add_argument("--run", required=True)
     p.add_argument("--json-out", metavar="FILE")

@@ -15,6 +15,20 @@ from engine.project_lock import pid_alive
 log = logging.getLogger(__name__)
 
 FINISHED_STATUSES = ("completed", "early_stopped", "cancelled", "failed", "interrupted")
+# Runs that stopped before their planned end: `resume_run` continues them from their last
+# checkpoint, or from epoch 1 when they stopped before saving one. A failed run is one
+# (a full disk, a GPU out of memory: its checkpoint is intact, the cause can be fixed).
+RESUMABLE_STATUSES = ("cancelled", "interrupted", "failed")
+
+
+def resume_refusal(run_id: str, status: str) -> str | None:
+    """Why the run cannot be resumed, in words; None when it can. The one rule the app,
+    the CLI and `resume_run` ask."""
+    if status in RESUMABLE_STATUSES:
+        return None
+    if status == "running":
+        return f"Run {run_id} is training now; it can be resumed once it stops"
+    return f"Run {run_id} already finished ({status.replace('_', ' ')}); nothing to resume"
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,10 @@ class RunRecord:
     best_epoch: int | None
     best_val_loss: float | None
     best_val_acc: float | None
+
+    @property
+    def resumable(self) -> bool:
+        return resume_refusal(self.id, self.status) is None
 
 
 @dataclass(frozen=True)

@@ -171,10 +171,19 @@ def _gradcam_section(project: Project, run_id: str, report: EvaluationReport, co
     except Exception as exc:  # a report without heat maps beats no report
         log.warning("Grad-CAM left out of the report of %s: %s", run_id, exc)
         return f"<h2>Grad-CAM</h2><p>Grad-CAM could not be computed: {_e(str(exc))}</p>"
-    figures = "".join(_sample_figure(project, s, png) for s, png in zip(chosen, overlays))
-    return ("<h2>Grad-CAM: where the model looks</h2><p>Red marks the parts of the face "
-            "that raised the score of the predicted person the most.</p>"
-            f"<div class=gallery>{figures}</div>")
+    from engine.evaluation.heatmap import FLAT_MESSAGE, colour_scale_stops
+
+    flat_note = "<br><i>flat map: no region stands out</i>"
+    figures = "".join(_sample_figure(project, s, png, flat_note if flat else "")
+                      for s, (png, flat) in zip(chosen, overlays))
+    gradient = ", ".join(f"{colour} {position:.0%}" for position, colour in colour_scale_stops())
+    legend = ("<p class=legend>low <span class=scale style=\"background: linear-gradient(to "
+              f"right, {gradient})\"></span> high evidence for the predicted person</p>")
+    flats = sum(flat for _, flat in overlays)
+    flat_text = (f"<p>{flats} of these maps are flat. {_e(FLAT_MESSAGE)}</p>" if flats else "")
+    return ("<h2>Grad-CAM: where the model looks</h2><p>The warmer and more opaque the "
+            "colour, the more that part of the face raised the score of the predicted "
+            f"person.</p>{legend}{flat_text}<div class=gallery>{figures}</div>")
 
 
 def _gradcam_choice(report: EvaluationReport, count: int) -> list[SamplePrediction]:
@@ -184,7 +193,8 @@ def _gradcam_choice(report: EvaluationReport, count: int) -> list[SamplePredicti
 
 
 def _gradcam_overlays(project: Project, run_id: str, samples: Sequence[SamplePrediction],
-                      ctx: TaskContext) -> list[bytes]:
+                      ctx: TaskContext) -> list[tuple[bytes, bool]]:
+    """One (PNG, flat) per sample: the map blended over the face, and whether it is flat."""
     from engine.data.cache import model_input
     from engine.evaluation.gradcam import gradcam_overlay
     from engine.evaluation.runs import run_checkpoint
@@ -201,7 +211,7 @@ def _gradcam_overlays(project: Project, run_id: str, samples: Sequence[SamplePre
         with Image.open(project.resolve_inside(face.crop_path)) as crop:
             image = model_input(crop, spec.input_size)
         result = gradcam_overlay(trained.model, spec.name, image, spec.mean, spec.std)
-        pngs.append(charts.image_png(result.overlay, SAMPLE_IMAGE_MAX))
+        pngs.append((charts.image_png(result.overlay, SAMPLE_IMAGE_MAX), result.flat))
     return pngs
 
 
@@ -267,6 +277,8 @@ th {{ text-align: left; }} table.config td {{ text-align: left; font-family: mon
 tr.sum th, tr.sum td {{ border-top: 2px solid #bbb; font-weight: 600; }}
 figure.chart img {{ max-width: 100%; }}
 .gallery {{ display: flex; flex-wrap: wrap; gap: 10px; }}
+.legend {{ display: flex; align-items: center; gap: 6px; font-size: 0.85em; color: #5b6068; }}
+.legend .scale {{ display: inline-block; width: 160px; height: 10px; border-radius: 2px; }}
 .gallery figure {{ margin: 0; width: 124px; font-size: 0.8em; text-align: center; }}
 .gallery img {{ width: 112px; height: 112px; object-fit: cover; border-radius: 4px;
                border: 3px solid #55A868; }}

@@ -77,6 +77,9 @@ class ArchSpec:
     gradcam_layer_path: str | None = None
     reshape_transform: ReshapeTransform | None = None
     weights_url: str | None = None
+    # The file's full SHA-256 where it is known; torchvision's files carry a prefix of
+    # it in their name instead (checked either way on import and download).
+    weights_sha256: str | None = None
     # Names the data the weights were trained on, in messages ("ImageNet weights found at ...").
     pretrained_dataset: str | None = None
     # Renames keys of an upstream weights file to this model's keys (old layouts, wrappers).

@@ -1,12 +1,12 @@
 """Where pretrained weights live on this machine, and loading them into a model.
 
-FaceLab never downloads weights: a file is either already in one of the
-folders below (put there by `facelab weights import`, by an earlier torchvision
-or facenet-pytorch download, or by the installer) or the user is told exactly
-which file to fetch and where it goes. Weights published in another format
-(dlib's face network, `ArchSpec.convertible`) are converted once into FaceLab's
-folder from the upstream file, found in those folders or in the installed Python
-package that carries it.
+FaceLab never downloads weights on its own: a file is either already in one of
+the folders below (put there by `facelab weights import`, by `facelab weights
+download` when the user asks for it, by an earlier torchvision or facenet-pytorch
+download, or by the installer) or the user is told exactly which file to fetch and
+where it goes. Weights published in another format (dlib's face network,
+`ArchSpec.convertible`) are converted once into FaceLab's folder from the upstream
+file, found in those folders or in the installed Python package that carries it.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_DIR_ENV = "FACELAB_WEIGHTS_DIR"
 IMPORT_COMMAND = "facelab weights import FILE"
+DOWNLOAD_COMMAND = "facelab weights download"
 
 
 LICENCE_NOTE_SUFFIX = ".LICENSE.txt"
@@ -177,10 +178,11 @@ def _missing_weights_message(spec: ArchSpec) -> str:
             f"or run `facelab weights import {spec.convertible.filename}`."
         )
     source = f" (download it from {spec.weights_url} on a machine with internet)" if spec.weights_url else ""
+    download = f" (or, with internet, `{DOWNLOAD_COMMAND} {spec.name}`)" if spec.weights_url else ""
     return (
         f"No pretrained weights for {spec.display_name} on this machine: put "
         f"{spec.weights_filename}{source} in {dirs[0]} (or one of {others}), "
-        f"or run `{IMPORT_COMMAND}`."
+        f"or run `{IMPORT_COMMAND}`{download}."
     )
 
 

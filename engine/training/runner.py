@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from engine.catalog import CatalogError, EpochRecord, RunRecord
+from engine.catalog.runs import resume_refusal
 from engine.data.cache import load_face_tensors
 from engine.data.embeddings import EmbeddingCache
 from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split
@@ -118,11 +119,15 @@ def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAUL
 def resume_run(project: Project, run_id: str, *,
                callbacks: Sequence[Callable[[TrainingEvent], None]] = (),
                ctx: TaskContext | None = None, evaluate: bool = True) -> RunResult:
-    """Continue a cancelled or interrupted run from its last checkpoint."""
+    """Continue a run that stopped before its end (see `resume_refusal`) from its last
+    checkpoint, or from epoch 1 when it stopped before saving one."""
     ctx = ctx or null_context()
-    record = project.catalog.runs.get(run_id)
-    if record.status in ("completed", "early_stopped"):
-        raise CatalogError(f"Run {run_id} already finished ({record.status}); nothing to resume")
+    runs = project.catalog.runs
+    runs.mark_dead_runs_interrupted()  # "running" only while its process lives
+    record = runs.get(run_id)
+    refusal = resume_refusal(run_id, record.status)
+    if refusal is not None:
+        raise CatalogError(refusal)
     config = TrainConfig.from_dict(record.config)
     split = _split_of(project, record)
     data, _ = prepare_data(project, split, record.persons, model_input_size(config), ctx)

@@ -39,6 +39,7 @@ class GradCamImage:
     image: QImage            # the overlay, RGB
     predicted_person: str
     confidence: float
+    flat: bool = False       # no region stands out (engine.evaluation.gradcam.FLAT_MESSAGE)
 
 
 def load_run_results(root: Path, run_id: str):
@@ -80,7 +81,7 @@ def gradcam(root: Path, run_id: str, face_id: int):
         with Project.open(root) as project:
             result, persons = face_gradcam(project, run_id, face_id)
         return GradCamImage(run_id, face_id, rgb_image(result.overlay),
-                            persons[result.predicted_index], result.confidence)
+                            persons[result.predicted_index], result.confidence, result.flat)
     return job
 
 

@@ -11,12 +11,12 @@ import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from engine.catalog.runs import resume_refusal
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
-RESUMABLE_STATUSES = ("cancelled", "interrupted")
 STATUS_WORDS = {
     "running": "training…",
     "completed": "completed",
@@ -29,7 +29,7 @@ COLUMNS = ("Architecture", "Status", "Best val. acc.", "Test acc.", "Epochs", "S
 ARCH, STATUS, VAL_ACC, TEST_ACC, EPOCHS, STARTED = range(len(COLUMNS))
 COLUMN_TIPS = (
     "The network that was trained",
-    "How the run ended. Cancelled and interrupted runs can be resumed.",
+    "How the run ended. Cancelled, interrupted and failed runs can be resumed.",
     "Best accuracy on the validation faces (used to pick the best epoch)",
     "Accuracy of the best epoch on the test faces, which training never saw: "
     "the fair score to compare runs",
@@ -55,7 +55,7 @@ class RunRow:
 
     @property
     def resumable(self) -> bool:
-        return self.status in RESUMABLE_STATUSES
+        return resume_refusal(self.id, self.status) is None  # the engine's rule
 
 
 def _percent(value: float | None) -> str:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QByteArray, QEvent, QMetaMethod, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu,
-                               QPushButton, QScrollArea, QSplitter, QTableView, QTabWidget,
-                               QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QSplitter, QStyle, QTableView,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from gui.jobs import JobHandle
 from gui.jobs import evaluation_jobs as jobs
@@ -33,7 +33,7 @@ from gui.widgets.confusion_heatmap import ConfusionHeatmap
 from gui.widgets.error_gallery import TILE, ErrorGalleryPanel
 from gui.widgets.label_issues import THUMB as ISSUE_THUMB
 from gui.widgets.label_issues import LabelIssuePanel
-from gui.widgets.message_banner import MessageBanner
+from gui.widgets.message_banner import MessageBanner, open_file
 from gui.widgets.run_picker import RunPicker, run_choices
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from gui.widgets.scoreboard_chart import ScoreboardChart
 
 RESULTS_TAB, SCOREBOARD_TAB, LABELS_TAB = range(3)
+PERSON_COLUMN_MAX = 170  # the metrics table's person column; longer names elide
 EXPORT_FILTERS = {"onnx": "ONNX model (*.onnx)", "torchscript": "TorchScript model (*.pt)"}
 
 
@@ -142,7 +143,8 @@ class EvaluatePage(QWidget):
             return None
         job = self._start("report", jobs.lab_report(self._session.root, run_id, out_path),
                           "Writing the lab report")
-        job.succeeded.connect(lambda path: self._post_info(f"Lab report written to {path}."))
+        job.succeeded.connect(lambda path: self._post_info(
+            f"Lab report written to {path}.", action=("Open", lambda: open_file(path))))
         return job
 
     def find_suspicious_labels(self) -> JobHandle | None:
@@ -230,8 +232,8 @@ class EvaluatePage(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(header)
-        layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
+        self.banner.float_over(self)  # the tables under it stay put as messages come and go
 
     def _results_tab(self) -> QWidget:
         self.accuracy_label = QLabel()
@@ -273,6 +275,7 @@ class EvaluatePage(QWidget):
         scroll.setWidget(column)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.results_scroll = scroll
         gallery_box = QWidget()
         gallery_layout = QVBoxLayout(gallery_box)
         gallery_layout.setContentsMargins(6, 6, 10, 10)
@@ -399,6 +402,18 @@ class EvaluatePage(QWidget):
         height = table.horizontalHeader().sizeHint().height() + \
             rows * table.verticalHeader().defaultSectionSize() + 2 * table.frameWidth() + 2
         table.setFixedHeight(height if rows else table.horizontalHeader().sizeHint().height() + 4)
+        # Every column in view (Support was cut off in a small window): the table is as
+        # wide as its columns, and the results column never narrower than the table.
+        header = table.horizontalHeader()
+        widths = [max(header.sectionSizeHint(column), table.sizeHintForColumn(column),
+                      header.minimumSectionSize())
+                  for column in range(self.metrics_model.columnCount())]
+        if widths:
+            widths[0] = min(widths[0], PERSON_COLUMN_MAX)  # longer names elide
+        table.setMinimumWidth(sum(widths) + 2 * table.frameWidth() + 2)
+        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.results_scroll.setMinimumWidth(
+            self.results_scroll.widget().minimumSizeHint().width() + scroll_bar + 2)
 
     def _update_buttons(self) -> None:
         has_run = self.current_run_id is not None
@@ -458,8 +473,8 @@ class EvaluatePage(QWidget):
         if self.banner.kind != "error" or not self.banner.isVisible():
             self.banner.show_error(f"Grad-CAM failed for face {face_id}: {message}")
 
-    def _post_info(self, text: str, details: str = "") -> None:
-        self.banner.show_info(text, details)
+    def _post_info(self, text: str, details: str = "", action=None) -> None:
+        self.banner.show_info(text, details, action)
         self.info_posted.emit(text, details)  # for tests and listeners; the page shows it
 
     def _on_tab_changed(self, index: int) -> None:
@@ -482,9 +497,11 @@ class EvaluatePage(QWidget):
             self._update_pictures()
         if event.type() == QEvent.Type.PaletteChange and self.banner.isVisible():
             # The banner tints itself from the palette when shown: tint it again.
-            show = self.banner.show_error if self.banner.kind == "error" else \
-                self.banner.show_info
-            show(self.banner.text(), self.banner.details)
+            if self.banner.kind == "error":
+                self.banner.show_error(self.banner.text(), self.banner.details)
+            else:
+                self.banner.show_info(self.banner.text(), self.banner.details,
+                                      self.banner.action)
         return super().event(event)
 
     def _update_pictures(self) -> None:

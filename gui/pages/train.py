@@ -17,13 +17,14 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QS
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.catalog import CatalogError
+from engine.catalog.runs import resume_refusal
 from gui.jobs import JobHandle
-from gui.jobs.training_jobs import (TrainingChoices, import_weights_file, list_runs,
-                                    load_training_choices, preload_charts, resume_training,
-                                    train_architecture)
-from gui.models.architectures import ArchitectureListModel, missing_weights_message
-from gui.models.runs import (RESUMABLE_STATUSES, RUN_ID_ROLE, SORT_ROLE, TEST_ACC, RunListModel,
-                             RunRow)
+from gui.jobs.training_jobs import (TrainingChoices, download_weights_files,
+                                    import_weights_file, list_runs, load_training_choices,
+                                    preload_charts, resume_training, train_architecture)
+from gui.models.architectures import (ArchitectureInfo, ArchitectureListModel,
+                                      missing_weights_message)
+from gui.models.runs import RUN_ID_ROLE, SORT_ROLE, TEST_ACC, RunListModel, RunRow
 from gui.models.training_curves import RunCurves, RunEnd, TrainingFeed
 from gui.models.training_queue import QueuedRun, TrainingQueue, status_line
 from gui.pages.page_context import PageContext
@@ -63,6 +64,7 @@ class TrainPage(QWidget):
         self.queue = TrainingQueue(self._runner, self)
         self._shown_once = False
         self._runs_job: JobHandle | None = None
+        self._download_job: JobHandle | None = None
         self._runs_stale = False
         self._pending = _Pending({}, ())
         self._shown_curves: RunCurves | None = None
@@ -117,14 +119,23 @@ class TrainPage(QWidget):
         except CatalogError as exc:  # deleted meanwhile (by `facelab` or another page)
             self.show_message(str(exc), error=True)
             return None
-        if record.status not in RESUMABLE_STATUSES or self.queue.active_entry_of_run(run_id):
-            self.show_message("Only cancelled or interrupted runs can be resumed.", error=True)
+        refusal = resume_refusal(run_id, record.status)  # the engine's rule
+        if refusal is None and self.queue.active_entry_of_run(run_id):
+            refusal = f"Run {run_id} is already queued or training."
+        if refusal is not None:
+            self.show_message(refusal, error=True)
             return None
         feed = TrainingFeed()
         curves = self._stored_curves(run_id)
         curves.end = None
+        label = self.runs_model.arch_label(record.arch)
         job = self.queue.submit(resume_training(self._session.root, run_id, feed),
-                                self.runs_model.arch_label(record.arch), feed, curves, "Resume")
+                                label, feed, curves, "Resume")
+        done = len(curves.epoch)
+        # Say what happens and from where: a resumed run must never start unnoticed.
+        self.show_message(f"Resuming {label} after epoch {done} of {curves.total_epochs}."
+                          if done else f"Resuming {label}: it stopped before saving an epoch, "
+                          "so it starts again from epoch 1.")
         self._show_queue()
         self._update_buttons()
         return job
@@ -145,6 +156,34 @@ class TrainPage(QWidget):
         job.failed.connect(lambda message, _: self.show_message(
             f"The weights were not imported: {message}", error=True))
         return job
+
+    def download_weights(self) -> JobHandle | None:
+        """Download the published weights of the checked architectures that lack them
+        (FaceLab never downloads unless asked: this is the asking). Progress and Cancel
+        show in the status bar; this page's button cancels too."""
+        targets = self._download_targets()
+        if not targets:
+            self.show_message("Check an architecture whose pretrained weights are missing "
+                              "to download them.", error=True)
+            return None
+        job = self._runner.submit(download_weights_files(tuple(a.name for a in targets)),
+                                  title="Download weights")
+        self._download_job = job
+        job.succeeded.connect(self._on_weights_downloaded)
+        job.failed.connect(lambda message, _: self.show_message(
+            f"The weights were not downloaded: {message}", error=True))
+        job.cancelled.connect(lambda: self.show_message(
+            "Download cancelled. “Download weights” again continues where it stopped."))
+        job.finished.connect(self._on_download_finished)
+        self.show_message("Downloading the " + ", ".join(a.display_name for a in targets)
+                          + " weights…")
+        self._update_buttons()
+        return job
+
+    def cancel_download(self) -> None:
+        if self._download_job is not None:
+            self._download_job.cancel()
+            self._update_buttons()
 
     def import_weights_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import pretrained weights", "",
@@ -206,6 +245,8 @@ class TrainPage(QWidget):
         set_muted(self.arch_placeholder)
         self.import_button = QPushButton("Import weights…")
         self.import_button.clicked.connect(self.import_weights_dialog)
+        self.download_button = QPushButton("Download weights")
+        self.download_button.clicked.connect(self._download_clicked)
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start_training)
@@ -228,9 +269,12 @@ class TrainPage(QWidget):
         column.addWidget(self.arch_view, 1)
         weights_row = QHBoxLayout()
         weights_row.addWidget(self.import_button)
-        weights_row.addWidget(section_hint("Add a pretrained weights file you downloaded "
-                                           "(FaceLab never downloads)."), 1)
+        weights_row.addWidget(self.download_button)
+        weights_row.addStretch(1)
         column.addLayout(weights_row)
+        column.addWidget(section_hint("Pretrained weights: import a file you have, or "
+                                      "download the checked architectures' files (needs "
+                                      "internet; nothing is fetched unless you ask)."))
         column.addSpacing(6)
         column.addWidget(section_heading("Settings"))
         column.addWidget(self.form)
@@ -248,8 +292,10 @@ class TrainPage(QWidget):
         left_column.addWidget(scroll, 1)
         bottom = QVBoxLayout()
         bottom.setContentsMargins(10, 0, 10, 0)
-        bottom.addLayout(buttons)
+        # The message goes above the buttons: one that comes or goes shortens the
+        # settings' scroll area, and Start/Stop/Resume stay where the pointer is.
         bottom.addWidget(self.message_label)
+        bottom.addLayout(buttons)
         left_column.addLayout(bottom)
 
         self.splitter = QSplitter()
@@ -287,7 +333,10 @@ class TrainPage(QWidget):
 
         self.runs_view = RunsTableView(self.runs_proxy)
         self.runs_view.selectionModel().currentRowChanged.connect(self._on_run_selected)
-        self.runs_view.doubleClicked.connect(lambda _: self._resume_selected())
+        # A mouse click makes the row current before it selects it: the buttons follow
+        # the selection too, or Resume would stay off after a click.
+        self.runs_view.selectionModel().selectionChanged.connect(
+            lambda *_: self._update_buttons())
         bottom = QWidget()
         bottom_column = QVBoxLayout(bottom)
         bottom_column.setContentsMargins(10, 4, 10, 0)
@@ -344,6 +393,25 @@ class TrainPage(QWidget):
 
     def _on_weights_imported(self, path: str) -> None:
         self.show_message(f"Weights imported: {path}")
+        self._reload_choices()
+
+    def _on_weights_downloaded(self, paths: tuple[str, ...]) -> None:
+        self.show_message("Weights downloaded and verified: " + ", ".join(paths))
+
+    def _on_download_finished(self) -> None:
+        self._download_job = None
+        self._update_buttons()
+        # Whatever the outcome: of several architectures, the first may have arrived.
+        self._reload_choices()
+
+    def _download_clicked(self) -> None:
+        if self._download_job is not None:
+            self.cancel_download()
+        else:
+            self.download_weights()
+
+    def _reload_choices(self) -> None:
+        """Re-read the architectures: their weights status changed."""
         self._runner.submit(load_training_choices(), title="Load architectures",
                             quiet=True).succeeded.connect(self._on_choices_loaded)
 
@@ -406,6 +474,11 @@ class TrainPage(QWidget):
             return "Check at least one architecture to train."
         return missing_weights_message(checked) if self.form.wants_pretrained else ""
 
+    def _download_targets(self) -> list[ArchitectureInfo]:
+        if self.choices is None:
+            return []
+        return [arch for arch in self.arch_model.checked() if arch.can_download_weights]
+
     def _stored_curves(self, run_id: str) -> RunCurves:
         """A run's curves from the catalog: one run's rows, quick on the UI thread."""
         runs = self._session.catalog.runs
@@ -447,4 +520,23 @@ class TrainPage(QWidget):
         row = self.runs_model.row_of(run_id) if run_id else None
         self.resume_button.setEnabled(row is not None and self.runs_model.run(row).resumable)
         self.import_button.setEnabled(self.choices is not None)
+        self._update_download_button()
+
+    def _update_download_button(self) -> None:
+        job = self._download_job
+        if job is not None:
+            cancelling = job.is_cancel_requested
+            self.download_button.setText("Cancelling…" if cancelling else "Cancel download")
+            self.download_button.setEnabled(not cancelling)
+            self.download_button.setToolTip("Stop the download; what arrived is kept, and "
+                                            "the next download continues from there.")
+            return
+        targets = self._download_targets()
+        self.download_button.setText("Download weights")
+        self.download_button.setEnabled(bool(targets))
+        self.download_button.setToolTip(
+            "Download the published weights of " + ", ".join(a.display_name for a in targets)
+            + " from their official address (needs internet; proxies from HTTP(S)_PROXY)."
+            if targets else "Check an architecture whose pretrained weights are missing "
+            "(torchvision's or FaceNet's) to download them.")
 

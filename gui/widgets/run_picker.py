@@ -80,6 +80,8 @@ class RunPicker(QComboBox):
             row = next((i for i, c in enumerate(choices) if c.evaluated), 0 if choices else -1)
         self.setCurrentIndex(row)
         self.blockSignals(False)
+        # The list shows every entry whole, however narrow the box is made.
+        self.view().setMinimumWidth(self.view().sizeHintForColumn(0) + 24)
         if self.current_run_id() != keep and self.current_run_id() is not None:
             self.run_chosen.emit(self.current_run_id())
 

@@ -32,7 +32,8 @@ def test_a_version_2_catalog_upgrades_and_keeps_its_data(tmp_path, monkeypatch):
         old_facelab.setattr("engine.catalog.db.LATEST_VERSION", 2)
         old = Catalog(path)
         assert old.db.schema_version() == 2
-        old.ensure_person("Alice")
+        # as FaceLab wrote it then (today's ensure_person needs the later columns)
+        old.db.conn.execute("INSERT INTO persons(name, created_at) VALUES ('Alice', 0)")
         old.runs.create(run_id="r1", arch="customcnn1", split_id=None, config={},
                         persons=["Alice"], run_dir="runs/r1")
         old.close()

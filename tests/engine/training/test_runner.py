@@ -137,6 +137,9 @@ def test_explain_writes_gradcam_and_feature_maps(project, tmp_path, capsys):
     assert cli_main(["explain", str(project.root), "--run", result.run_id, "--face", str(face),
                      "--out", str(cam)]) == 0
     assert Image.open(cam).size == (32, 32)
+    said = capsys.readouterr().out
+    # The colour scale, or that the map is flat, in words beside the picture.
+    assert "blue = low" in said or "Grad-CAM is flat for this face" in said
     maps = tmp_path / "maps.png"
     from engine.evaluation.explain import face_feature_layers
 

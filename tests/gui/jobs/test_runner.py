@@ -146,6 +146,26 @@ def test_progress_is_throttled(qtbot, runner):
     assert 1 <= len(progress) < 200
 
 
+def test_the_last_report_before_a_pause_reaches_the_window(qtbot, runner):
+    """A download that stalls right after a burst of reports: the window shows where it
+    stopped, not the first report of the burst."""
+    release = threading.Event()
+
+    def job(ctx):
+        for done in range(1, 501):
+            ctx.report("download", done, 1000)
+        release.wait(10)
+
+    handle = runner.submit(job, title="Stalls")
+    try:
+        qtbot.waitUntil(lambda: handle.progress is not None and handle.progress.done == 500,
+                        timeout=10_000)
+    finally:
+        release.set()
+        with qtbot.waitSignal(handle.finished, timeout=10_000):
+            pass
+
+
 def test_shutdown_cancels_running_and_queued_jobs_and_waits(qtbot, runner):
     started = threading.Event()
     jobs = [runner.submit(_blocking_job(threading.Event(), started), title="Endless", gpu=True),
@@ -158,8 +178,11 @@ def test_shutdown_cancels_running_and_queued_jobs_and_waits(qtbot, runner):
 
     assert all(s == [("cancelled",), ("finished",)] for s in seen)
     assert not runner.is_busy
-    with pytest.raises(RuntimeError):
-        runner.submit(lambda ctx: None, title="Too late")
+    ran = threading.Event()
+    late = runner.submit(lambda ctx: ran.set(), title="Too late")  # no exception mid-quit
+    assert late.state is JobState.CANCELLED and not runner.is_busy
+    qtbot.wait(50)
+    assert not ran.is_set()
 
 
 def test_programming_errors_name_their_type():
