@@ -93,7 +93,11 @@ def cmd_weights_import(args) -> int:
     from engine.models import import_weights
 
     installed = import_weights(args.file)
-    print(f"imported {installed.name}: checksum and contents verified, installed at {installed}")
+    given = Path(args.file).name
+    if installed.name != given:  # converted from another format (dlib's .dat)
+        print(f"imported {given}: checksum verified, converted to {installed.name}, installed at {installed}")
+    else:
+        print(f"imported {installed.name}: checksum and contents verified, installed at {installed}")
     return EXIT_OK
 
 

@@ -14,9 +14,12 @@ REPO = Path(__file__).resolve().parent.parent
 def _isolated_home(tmp_path_factory):
     """Per-user data (demo project, weights) and torch's cache go to a temp folder."""
     home = tmp_path_factory.mktemp("facelab-home")
-    saved = {k: os.environ.get(k) for k in ("FACELAB_HOME", "TORCH_HOME")}
+    saved = {k: os.environ.get(k) for k in ("FACELAB_HOME", "TORCH_HOME", "FACELAB_WEIGHTS_DIR")}
     os.environ["FACELAB_HOME"] = str(home)
     os.environ["TORCH_HOME"] = str(home / "torch")
+    # FaceLab's weights folder follows platformdirs, not FACELAB_HOME; weights converted on
+    # first use (Face ResNet's, from the installed dlib package) must not land in the real one.
+    os.environ["FACELAB_WEIGHTS_DIR"] = str(home / "weights")
     yield home
     for key, value in saved.items():
         if value is None:

@@ -34,7 +34,8 @@ from gui.widgets.runs_table import RunsTableView
 from gui.widgets.section_labels import section_heading, section_hint
 from gui.widgets.training_form import TrainingSettingsForm
 
-WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt);;All files (*)"
+# dlib_face_recognition_resnet_model_v1.dat (Face ResNet) is imported as published, then converted.
+WEIGHTS_FILTER = "Weights files (*.pth *.pt *.dat);;All files (*)"
 IDLE_TEXT = ("No run shown. Check one architecture (or several, to compare them) and press "
              "Start, or pick a past run below to see its curves.")
 

@@ -325,3 +325,14 @@ def test_resume_follows_the_selection_by_mouse_keys_or_code(qtbot, window, celeb
     assert "starts again from epoch 1" in page.message_text()
     page.stop_training()
     _wait_done(qtbot, [page.queue.entries[0].job])
+
+
+def test_import_dialog_offers_every_weights_file_the_engine_accepts():
+    from gui.pages.train import WEIGHTS_FILTER
+
+    offered = WEIGHTS_FILTER.split(";;")[0]
+    names = [name for spec in models.list_architectures()
+             for name in (spec.weights_filename, spec.convertible and spec.convertible.filename) if name]
+    assert "dlib_face_recognition_resnet_model_v1.dat" in names
+    for name in names:
+        assert f"*.{name.rsplit('.', 1)[1]}" in offered, name
