@@ -30,6 +30,8 @@ class RunRecord:
     best_epoch: int | None
     best_val_loss: float | None
     best_val_acc: float | None
+    # Catalog ids of ``persons``, same order; None for runs recorded before they were kept.
+    person_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def _run_from_row(row) -> RunRecord:
         persons=tuple(json.loads(row["persons"])), status=row["status"], message=row["message"],
         run_dir=row["run_dir"], sweep_id=row["sweep_id"], created_at=row["created_at"],
         finished_at=row["finished_at"], best_epoch=row["best_epoch"],
-        best_val_loss=row["best_val_loss"], best_val_acc=row["best_val_acc"])
+        best_val_loss=row["best_val_loss"], best_val_acc=row["best_val_acc"],
+        person_ids=tuple(json.loads(row["person_ids"])) if row["person_ids"] else None)
 
 
 class RunStore:
@@ -67,13 +70,17 @@ class RunStore:
         self.db = db
 
     def create(self, *, run_id: str, arch: str, split_id: int | None, config: dict,
-               persons: list[str], run_dir: str, sweep_id: str | None = None) -> RunRecord:
+               persons: list[str], run_dir: str, sweep_id: str | None = None,
+               person_ids: list[int] | None = None) -> RunRecord:
+        if person_ids is not None and len(person_ids) != len(persons):
+            raise ValueError(f"{len(person_ids)} person ids for {len(persons)} persons")
         with self.db.write() as conn:
             conn.execute(
                 """INSERT INTO runs(id, arch, split_id, config, persons, status, run_dir, sweep_id,
-                   pid, created_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)""",
+                   pid, created_at, person_ids) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)""",
                 (run_id, arch, split_id, json.dumps(config), json.dumps(list(persons)), run_dir,
-                 sweep_id, os.getpid(), time.time()))
+                 sweep_id, os.getpid(), time.time(),
+                 json.dumps(list(person_ids)) if person_ids is not None else None))
         return self.get(run_id)
 
     def get(self, run_id: str) -> RunRecord:

@@ -153,6 +153,12 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at REAL NOT NULL
     );
     """,
+    # 4: the catalog ids of a run's persons, in the model's output order, so that a run
+    # still scores the right faces after a person is renamed (names alone would lose
+    # them). NULL for runs recorded before: those are matched by name.
+    """
+    ALTER TABLE runs ADD COLUMN person_ids TEXT;
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)
