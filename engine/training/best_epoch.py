@@ -21,10 +21,12 @@ def is_improvement(val_loss: float, best_val_loss: float | None) -> bool:
 
 
 def kept_epoch(epochs: Iterable[EpochRecord]) -> EpochRecord | None:
-    """The epoch best.pt holds: the first with the lowest finite validation loss."""
+    """The epoch best.pt holds: the first with the lowest finite validation loss (a NaN
+    loss comes back from the catalog as None)."""
     kept = None
     for epoch in epochs:
-        if is_improvement(epoch.val_loss, kept.val_loss if kept else None):
+        if epoch.val_loss is not None and \
+                is_improvement(epoch.val_loss, kept.val_loss if kept else None):
             kept = epoch
     return kept
 
