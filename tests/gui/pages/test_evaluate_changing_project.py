@@ -152,3 +152,16 @@ def test_persons_renamed_merged_and_deleted_after_training(qtbot, page, session,
     assert page.scoreboard_chart.run_ids() == [old_run]
     assert new_run in page.not_comparable_label.text()
     assert "trained on 6 persons, not 5" in page.not_comparable_label.text()
+
+
+def test_the_runs_table_marks_the_run_that_does_not_compare(loop):
+    """The Train page's runs table sorted by test accuracy is the scoreboard too: the run
+    trained on 5 persons is marked, with the engine's reason, and sorts after."""
+    from engine.tasks import TaskContext
+    from gui.jobs.training_jobs import list_runs
+
+    root, old_run, new_run = loop
+    rows = {row.id: row for row in list_runs(root)(TaskContext())}
+    assert rows[new_run].test_note == "" and rows[new_run].test_acc is not None
+    assert rows[old_run].test_note.startswith("trained on 5 persons, not 6")
+    assert rows[old_run].best_val_acc is not None
