@@ -161,17 +161,16 @@ def cmd_runs(args) -> int:
     return EXIT_OK
 
 
-def _print_standings(standings, out=sys.stdout) -> None:
+def _print_standings(standings) -> None:
     """The ranked runs, then the ones that do not compare, each with its reason."""
-    print(f"{'rank':<5}{'model':<22}{'accuracy':>9}{'precision':>11}{'recall':>8}{'F1':>7}  run",
-          file=out)
+    print(f"{'rank':<5}{'model':<22}{'accuracy':>9}{'precision':>11}{'recall':>8}{'F1':>7}  run")
     for r in standings.rows:
         print(f"{r.rank:<5}{r.label:<22}{r.accuracy:>9.1%}{r.macro_precision:>11.3f}"
-              f"{r.macro_recall:>8.3f}{r.macro_f1:>7.3f}  {r.run_id}", file=out)
+              f"{r.macro_recall:>8.3f}{r.macro_f1:>7.3f}  {r.run_id}")
     if standings.not_comparable:
-        print("not ranked with these (measured on other test faces):", file=out)
+        print("not ranked with these (measured on other test faces):")
         for n in standings.not_comparable:
-            print(f"  {n.run_id}  {n.label}  {n.accuracy:.1%}: {n.reason}", file=out)
+            print(f"  {n.run_id}  {n.label}  {n.accuracy:.1%}: {n.reason}")
 
 
 def cmd_evaluate(args) -> int:
