@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
@@ -29,11 +30,17 @@ COMMAND_MODULES = ("engine.cli_training", "engine.cli_models", "engine.cli_webca
                    "engine.cli_report")
 
 
+# Stages that count something other than photos; tqdm scales bytes to kB, MB, GB.
+STAGE_UNITS = {"download": {"unit": "B", "unit_scale": True, "unit_divisor": 1000}}
+REDRAW_INTERVAL_S = 0.1
+
+
 class ProgressBars:
     """tqdm bars per stage on a terminal; silent when stderr is not a TTY."""
 
     def __init__(self) -> None:
         self._bars: dict[str, object] = {}
+        self._drawn: dict[str, float] = {}
 
     def __call__(self, progress: Progress) -> None:
         from tqdm import tqdm
@@ -41,12 +48,21 @@ class ProgressBars:
         bar = self._bars.get(progress.stage)
         if bar is None:
             # disable=None: tqdm turns itself off when stderr is not a terminal.
-            bar = self._bars[progress.stage] = tqdm(desc=progress.stage, unit="photo",
-                                                    disable=None, leave=True)
+            units = STAGE_UNITS.get(progress.stage, {"unit": "photo"})
+            # initial: a resumed download starts where it stopped, and its rate counts
+            # only what this run fetched.
+            bar = self._bars[progress.stage] = tqdm(desc=progress.stage, disable=None,
+                                                    leave=True, total=progress.total or None,
+                                                    initial=progress.done, **units)
         if progress.total and bar.total != progress.total:
             bar.total = progress.total
         bar.n = progress.done
-        bar.refresh()
+        # A download reports every 64 kB: redraw a few times a second, not thousands.
+        now = time.monotonic()
+        if now - self._drawn.get(progress.stage, float("-inf")) >= REDRAW_INTERVAL_S \
+                or progress.done == progress.total:
+            self._drawn[progress.stage] = now
+            bar.refresh()
 
     def close(self) -> None:
         for bar in self._bars.values():
@@ -55,8 +71,9 @@ class ProgressBars:
 
 
 @contextmanager
-def cli_task() -> Iterator[TaskContext]:
-    """A task context with terminal progress, cancelled cleanly by Ctrl+C."""
+def cli_task(stopping: str = "stopping after the current photo") -> Iterator[TaskContext]:
+    """A task context with terminal progress, cancelled cleanly by Ctrl+C (which prints
+    ``stopping``)."""
     bars = ProgressBars()
     ctx = TaskContext(on_progress=bars)
     previous = signal.getsignal(signal.SIGINT)
@@ -65,7 +82,7 @@ def cli_task() -> Iterator[TaskContext]:
         if ctx.cancelled:  # a second Ctrl+C: stop now
             signal.signal(signal.SIGINT, previous)
             raise KeyboardInterrupt
-        print("\nstopping after the current photo (Ctrl+C again to force)...", file=sys.stderr)
+        print(f"\n{stopping} (Ctrl+C again to force)...", file=sys.stderr)
         ctx.cancel()
 
     try:
@@ -164,7 +181,11 @@ def cmd_stats(args) -> int:
           f"{stats['pending_photos']} waiting to be cropped")
     for name, count in stats["persons"].items():
         print(f"  {name}: {count}")
-    print_skipped(stats["skipped"])
+    # Part of the statistics (stdout), unlike an import's warnings as they happen.
+    if stats["skipped"]:
+        print(f"{len(stats['skipped'])} file(s) skipped:")
+    for path, reason in stats["skipped"].items():
+        print(f"  {path}: {reason}")
     return EXIT_OK
 
 

@@ -41,7 +41,7 @@ def cmd_sweep(args) -> int:
 
     base = config_from_args(args.arch, args)
     with open_project(args.dir) as project, cli_task() as ctx:
-        trials = run_sweep(project, args.arch, args.trials, base=base, seed=args.seed, ctx=ctx,
+        trials = run_sweep(project, args.arch, args.trials, base=base, seed=base.seed, ctx=ctx,
                            callbacks=[EpochPrinter(args.arch)])
     rows = [{"rank": rank, "run_id": t.run_id, "status": t.status,
              "best_val_acc": t.best_val_acc, "lr": t.config.lr, "batch_size": t.config.batch_size,

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.cli import EXIT_ERROR, EXIT_OK, open_project
+from engine.cli import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, cli_task, open_project
 from engine.display import confidence_text
 
 
@@ -97,6 +97,32 @@ def cmd_weights_import(args) -> int:
     return EXIT_OK
 
 
+def cmd_weights_download(args) -> int:
+    from engine.display import size_text
+    from engine.models import get_spec
+    from engine.models.weights_download import download_url, download_weights
+    from engine.tasks import Cancelled
+
+    for name in args.names:
+        get_spec(name)  # an unknown name fails before anything is fetched
+    for name in args.names:
+        url = download_url(get_spec(name), args.mirror)
+        try:
+            with cli_task("stopping the download; what arrived is kept") as ctx:
+                result = download_weights(name, ctx, base_url=args.mirror)
+        except Cancelled:
+            print(f"download of {name} cancelled: run the same command again to continue "
+                  "where it stopped", file=sys.stderr)
+            return EXIT_CANCELLED
+        if result.already_present:
+            print(f"{name}: already on this machine at {result.path}")
+            continue
+        resumed = f", resumed after {size_text(result.resumed_from)}" if result.resumed_from else ""
+        print(f"{name}: downloaded {size_text(result.size)} from {url}{resumed}; checksum and "
+              f"contents verified, installed at {result.path}")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------ models, summary
 def cmd_models(args) -> int:
     from engine.models import list_architectures, weights_status
@@ -178,7 +204,8 @@ def register(sub) -> None:
     p.add_argument("--format", required=True, choices=("onnx", "torchscript"))
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("weights", help="pretrained weights on this machine (never downloaded)")
+    p = sub.add_parser("weights", help="pretrained weights on this machine (downloaded only "
+                       "when you ask)")
     weights = p.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
     q = weights.add_parser("list", help="every architecture's weights: found where, or how to get them")
     q.add_argument("--json", action="store_true")
@@ -186,6 +213,19 @@ def register(sub) -> None:
     q = weights.add_parser("import", help="check a downloaded weights file and install it")
     q.add_argument("file", metavar="FILE", help="the file, named exactly as downloaded")
     q.set_defaults(func=cmd_weights_import)
+    q = weights.add_parser(
+        "download", help="fetch an architecture's published weights file (needs internet)",
+        description="Download torchvision's or facenet-pytorch's published weights file from "
+        "its official address, check its SHA-256 and contents, and install it where "
+        "`facelab weights import` does. An interrupted download continues where it stopped; "
+        "proxies come from HTTP_PROXY / HTTPS_PROXY / NO_PROXY. Nothing is ever downloaded "
+        "without this command (or the app's Download button).")
+    q.add_argument("names", nargs="+", metavar="NAME",
+                   help="architecture name(s), e.g. resnet18 facenet (see `facelab weights list`)")
+    q.add_argument("--mirror", metavar="URL", default=None,
+                   help="fetch the same file names from this base URL instead (default: "
+                   "$FACELAB_WEIGHTS_BASE_URL, else the official addresses)")
+    q.set_defaults(func=cmd_weights_download)
 
     p = sub.add_parser("models", help="the architectures FaceLab can train")
     p.add_argument("--json", action="store_true")

@@ -11,50 +11,59 @@ from engine.cli import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, cli_task, open_proje
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by train, compare and sweep (defaults: TrainConfig's)."""
-    from engine.data.augment_presets import PRESETS
-    from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS, SCHEDULERS, TrainConfig
+    """Options shared by train, compare and sweep, one per TRAIN_SETTINGS entry.
 
-    d = TrainConfig(arch="customcnn1")
+    An option the user does not type is left out of the namespace (argparse.SUPPRESS),
+    so `given_train_settings` can tell "--epochs 20" from the default 20.
+    """
+    from engine.training.config import TrainConfig
+    from engine.training.settings import TRAIN_SETTINGS
+
+    defaults = TrainConfig(arch="customcnn1")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=d.epochs)
-    g.add_argument("--batch-size", type=int, default=d.batch_size)
-    g.add_argument("--lr", type=float, default=d.lr, help="learning rate")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    g.add_argument("--scheduler", choices=SCHEDULERS, default=d.scheduler)
-    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    g.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
-    g.add_argument("--dropout", type=float, default=d.dropout)
-    g.add_argument("--augment", choices=tuple(PRESETS), default=d.augment)
-    g.add_argument("--early-stopping", type=int, default=d.early_stopping_patience,
-                   metavar="PATIENCE", help="stop after this many epochs without a lower "
-                   "validation loss (0: never)")
-    g.add_argument("--class-weighting", choices=CLASS_WEIGHTINGS, default=d.class_weighting)
-    g.add_argument("--freeze-epochs", type=int, default=d.freeze_epochs,
-                   help="transfer learning: train only the new head for N epochs, then "
-                        "fine-tune everything with a lower learning rate")
-    g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1, mps")
-    g.add_argument("--seed", type=int, default=d.seed)
-    weights = g.add_mutually_exclusive_group()
-    weights.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
-                         help="start from pretrained weights (the default where they exist)")
-    weights.add_argument("--scratch", dest="pretrained", action="store_false",
-                         help="train from random weights")
+    for setting in TRAIN_SETTINGS:
+        default = getattr(defaults, setting.name)
+        if setting.kind is bool:
+            on, off = setting.flags
+            both = g.add_mutually_exclusive_group()
+            both.add_argument(on, dest=setting.name, action="store_true",
+                              default=argparse.SUPPRESS,
+                              help=setting.choice(True).hint.replace("%", "%%"))
+            both.add_argument(off, dest=setting.name, action="store_false",
+                              default=argparse.SUPPRESS,
+                              help=setting.choice(False).hint.replace("%", "%%"))
+            continue
+        shown = 0 if default is None and setting.zero_is_none else default
+        g.add_argument(*setting.flags, dest=setting.name, type=setting.kind,
+                       metavar=setting.metavar,
+                       choices=setting.choice_values if setting.choices and setting.name != "device"
+                       else None,
+                       default=argparse.SUPPRESS,
+                       # argparse reads help as a %-format ("90%-sure" would break it).
+                       help=(setting.help + ("" if shown is None else f" (default {shown})")
+                             ).replace("%", "%%"))
+
+
+def given_train_settings(args: argparse.Namespace) -> dict:
+    """The TrainConfig settings the user typed on the command line, by field name."""
+    from engine.training.settings import TRAIN_SETTINGS
+
+    given = {}
+    for setting in TRAIN_SETTINGS:
+        if setting.name in vars(args):
+            value = getattr(args, setting.name)
+            given[setting.name] = None if setting.zero_is_none and value == 0 else value
+    return given
 
 
 def config_from_args(arch: str, args: argparse.Namespace):
+    """TrainConfig's defaults for `arch`, with the options the user typed."""
     from engine.models import get_spec
     from engine.training.config import TrainConfig
 
-    spec = get_spec(arch)
-    pretrained = spec.has_pretrained_weights if args.pretrained is None else args.pretrained
-    return TrainConfig(
-        arch=arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        optimizer=args.optimizer, scheduler=args.scheduler, weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing, dropout=args.dropout, augment=args.augment,
-        early_stopping_patience=args.early_stopping or None,
-        class_weighting=args.class_weighting, freeze_epochs=args.freeze_epochs,
-        device=args.device, seed=args.seed, pretrained=pretrained)
+    settings = given_train_settings(args)
+    settings.setdefault("pretrained", get_spec(arch).has_pretrained_weights)
+    return TrainConfig(arch=arch, **settings)
 
 
 class EpochPrinter:
@@ -127,7 +136,7 @@ def cmd_train(args) -> int:
         if args.arch == "auto":
             from engine.training.auto import auto_config
 
-            config, reason = auto_config(project, args)
+            config, reason = auto_config(project, given_train_settings(args))
             print(f"auto: {reason}", file=sys.stderr)
         else:
             config = config_from_args(args.arch, args)

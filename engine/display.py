@@ -19,3 +19,13 @@ def confidence_text(probability: float, decimals: int = 0) -> str:
     if float(text) == 0 and percent > 0:
         return f"<{10 ** -decimals:g}%"
     return f"{text}%"
+
+
+def size_text(num_bytes: int) -> str:
+    """A file size as a student reads it: "44.7 MB" (decimal units, like the browser's
+    download bar), "830 kB" under a megabyte."""
+    if num_bytes < 1_000_000:
+        return f"{num_bytes / 1000:.0f} kB" if num_bytes >= 1000 else f"{num_bytes} bytes"
+    if num_bytes < 1_000_000_000:
+        return f"{num_bytes / 1_000_000:.1f} MB"
+    return f"{num_bytes / 1_000_000_000:.2f} GB"

@@ -140,8 +140,21 @@ class Project:
             return path.as_posix()
 
     def resolve(self, stored: str) -> Path:
+        """A photo's path as stored: inside the project or anywhere (originals are only read)."""
         path = Path(stored)
         return path if path.is_absolute() else self.root / path
+
+    def resolve_inside(self, stored: str) -> Path:
+        """A path of a file FaceLab writes (crops, thumbnails, runs): always inside the
+        project folder. The catalog may come from someone else, and a path that climbs
+        out of the folder would have FaceLab read or write files elsewhere."""
+        path = Path(stored)
+        resolved = Path(os.path.normpath(self.root / path))
+        if path.is_absolute() or not resolved.is_relative_to(Path(os.path.normpath(self.root))):
+            raise CatalogError(f"The catalog names {stored!r}, outside the project folder "
+                               f"{self.root}: the project is damaged or was crafted; FaceLab "
+                               "will not use that path.")
+        return resolved
 
     @property
     def runs_dir(self) -> Path:

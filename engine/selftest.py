@@ -313,7 +313,8 @@ def check_weights() -> str:
         raise SelfTestFailure(f"the bundled weights folder {bundled} is not searched")
     files = sorted(p.name for p in bundled.glob("*") if p.is_file()) if bundled.is_dir() else []
     if not files:
-        return f"none bundled ({bundled}); pretrained models need `facelab weights import`"
+        return (f"none bundled ({bundled}); pretrained models need `facelab weights import` "
+                "or, with internet, `facelab weights download`")
     by_file = {spec.weights_filename: spec for spec in list_architectures() if spec.weights_filename}
     unknown = [name for name in files if name not in by_file]
     if unknown:

@@ -5,8 +5,8 @@
 SOURCE_DIR is a folder the lab admin filled with files downloaded by hand (names kept as
 downloaded, e.g. resnet50-11ad3fa6.pth). Each file goes through exactly what
 `facelab weights import` does (engine.models.weights_import): a known file name, the
-SHA-256 its name promises (or, for names without one, a structure check against the
-architecture), no pickled code. Then it is copied into STAGE_DIR, which the PyInstaller
+SHA-256 its name promises or the full one its architecture knows (or, for files with
+neither, a structure check against the architecture), no pickled code. Then it is copied into STAGE_DIR, which the PyInstaller
 spec bundles as resources/weights. A file that fails stops the build: an installer must
 not ship weights the app would refuse.
 """

@@ -38,6 +38,9 @@ def _connect(path: Path, readonly: bool, writing: bool) -> sqlite3.Connection:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
+        # A project folder may come from anyone: SQL stored in the file (triggers, views,
+        # defaults) must not call functions with side effects under FaceLab's privileges.
+        conn.execute("PRAGMA trusted_schema = OFF")
         if writing:
             _prepare_for_writing(conn)
         return conn
@@ -132,6 +135,10 @@ class Database:
                                f"({exc}).") from exc
         if version == 0:
             self._check_foreign_or_empty()
+        if version < 0:
+            raise CatalogError(f"{self.path}: not a FaceLab catalog (catalog version {version}); "
+                               "it was not changed.")
+        self._check_no_stored_code()
         if version > LATEST_VERSION:
             raise SchemaTooNewError(
                 f"{self.path}: this project was made by a newer FaceLab (catalog version "
@@ -163,6 +170,18 @@ class Database:
         if self.readonly:
             raise CatalogError(f"{self.path}: the catalog is empty (the project was never "
                                "fully created, or the file was emptied)")
+
+    def _check_no_stored_code(self) -> None:
+        """Refuse triggers and views: FaceLab's schema has none, so any in the file were put
+        there by someone else, and a trigger runs on FaceLab's own writes."""
+        rows = self.conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view') "
+            "ORDER BY type, name LIMIT 5").fetchall()
+        if rows:
+            found = ", ".join(f"{row[0]} {row[1]!r}" for row in rows)
+            raise CatalogError(f"{self.path}: refused, the catalog holds SQL that FaceLab did not "
+                               f"write ({found}); it may have been crafted to run on opening. "
+                               "The project was not changed.")
 
     def _apply_migration(self, target: int) -> None:
         conn = self.conn

@@ -4,12 +4,15 @@ labels. Kept apart from catalog.py, which is about photos, faces and labels."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
 
 from engine.catalog.db import CatalogError, Database
 from engine.project_lock import pid_alive
+
+log = logging.getLogger(__name__)
 
 FINISHED_STATUSES = ("completed", "early_stopped", "cancelled", "failed", "interrupted")
 
@@ -56,13 +59,37 @@ class LabelIssueRecord:
 
 
 def _run_from_row(row) -> RunRecord:
-    return RunRecord(
-        id=row["id"], arch=row["arch"], split_id=row["split_id"], config=json.loads(row["config"]),
-        persons=tuple(json.loads(row["persons"])), status=row["status"], message=row["message"],
-        run_dir=row["run_dir"], sweep_id=row["sweep_id"], created_at=row["created_at"],
-        finished_at=row["finished_at"], best_epoch=row["best_epoch"],
-        best_val_loss=row["best_val_loss"], best_val_acc=row["best_val_acc"],
-        person_ids=tuple(json.loads(row["person_ids"])) if row["person_ids"] else None)
+    """The record of a runs row, or CatalogError naming the run when the row holds values
+    FaceLab never writes (a damaged or crafted catalog)."""
+    try:
+        config, persons = json.loads(row["config"]), json.loads(row["persons"])
+        person_ids = json.loads(row["person_ids"]) if row["person_ids"] else None
+        record = RunRecord(
+            id=row["id"], arch=row["arch"], split_id=row["split_id"], config=config,
+            persons=tuple(persons), status=row["status"], message=row["message"],
+            run_dir=row["run_dir"], sweep_id=row["sweep_id"], created_at=row["created_at"],
+            finished_at=row["finished_at"], best_epoch=row["best_epoch"],
+            best_val_loss=row["best_val_loss"], best_val_acc=row["best_val_acc"],
+            person_ids=tuple(person_ids) if person_ids is not None else None)
+        problems = [name for name, ok in (
+            ("id", isinstance(record.id, str)), ("arch", isinstance(record.arch, str)),
+            ("config", isinstance(config, dict)),
+            ("persons", isinstance(persons, list) and all(isinstance(p, str) for p in persons)),
+            ("person_ids", person_ids is None or (
+                isinstance(person_ids, list) and len(person_ids) == len(persons)
+                and all(isinstance(p, int) for p in person_ids))),
+            ("status", record.status in ("running", *FINISHED_STATUSES)),
+            ("run_dir", isinstance(record.run_dir, str)),
+            ("numbers", all(v is None or isinstance(v, (int, float)) for v in (
+                record.best_epoch, record.best_val_loss, record.best_val_acc,
+                record.created_at, record.finished_at))),
+        ) if not ok]
+    except (TypeError, ValueError) as error:
+        problems = [str(error)]
+    if problems:
+        raise CatalogError(f"The record of run {row['id']!r} is damaged ({', '.join(problems)}); "
+                           "it cannot be used.")
+    return record
 
 
 class RunStore:
@@ -96,7 +123,13 @@ class RunStore:
         else:
             rows = self.db.conn.execute("SELECT * FROM runs WHERE split_id = ? ORDER BY created_at",
                                         (split_id,))
-        return [_run_from_row(r) for r in rows]
+        records = []
+        for row in rows:
+            try:
+                records.append(_run_from_row(row))
+            except CatalogError as error:  # one damaged run must not hide the others
+                log.warning("%s", error)
+        return records
 
     def set_running(self, run_id: str) -> None:
         with self.db.write() as conn:

@@ -81,7 +81,7 @@ def load_face_tensors(project: Project, face_ids: Sequence[int], size: int,
     row_of = {int(f): i for i, f in enumerate(cached_ids)}
     missing = [f for f in dict.fromkeys(int(f) for f in face_ids) if f not in row_of]
     if missing:
-        crop_paths = {f.id: project.resolve(f.crop_path)
+        crop_paths = {f.id: project.resolve_inside(f.crop_path)
                       for f in project.catalog.faces(include_rejected=True)}
         ctx.report("cache", 0, len(missing), "preparing face images")
         new = np.empty((len(missing), size, size, 3), np.uint8)

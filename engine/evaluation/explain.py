@@ -39,7 +39,7 @@ def _trained(project: Project, run_id: str):
 
 def _face_image(project: Project, face_id: int, size: int) -> np.ndarray:
     face = project.catalog.face(face_id)
-    with Image.open(project.resolve(face.crop_path)) as crop:
+    with Image.open(project.resolve_inside(face.crop_path)) as crop:
         return model_input(crop, size)
 
 

@@ -213,7 +213,7 @@ def _gradcam_overlays(project: Project, run_id: str, samples: Sequence[SamplePre
     for sample in samples:
         ctx.check()
         face = project.catalog.face(sample.sample_id)
-        with Image.open(project.resolve(face.crop_path)) as crop:
+        with Image.open(project.resolve_inside(face.crop_path)) as crop:
             image = model_input(crop, spec.input_size)
         result = gradcam_overlay(trained.model, spec.name, image, spec.mean, spec.std)
         pngs.append(charts.image_png(result.overlay, SAMPLE_IMAGE_MAX))
@@ -224,7 +224,7 @@ def _gradcam_overlays(project: Project, run_id: str, samples: Sequence[SamplePre
 def _crop_png(project: Project, face_id: int) -> bytes | None:
     try:
         face = project.catalog.face(face_id)
-        with Image.open(project.resolve(face.crop_path)) as crop:
+        with Image.open(project.resolve_inside(face.crop_path)) as crop:
             crop = crop.convert("RGB")
             crop.thumbnail((SAMPLE_IMAGE_MAX, SAMPLE_IMAGE_MAX), Image.Resampling.LANCZOS)
             return charts.image_png(np.asarray(crop))

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def run_checkpoint(project: Project, run_id: str, which: str = "best"):
     record = project.catalog.runs.get(run_id)
-    path = project.resolve(record.run_dir) / f"{which}.pt"
+    path = project.resolve_inside(record.run_dir) / f"{which}.pt"
     if not path.exists():
         raise CatalogError(f"Run {run_id} has no {which}.pt yet (status {record.status})")
     return path

@@ -77,6 +77,18 @@ def scan(paths: Iterable[Path | str], labels_from_folders: bool,
             missing[str(root)] = "file not found (moved or deleted?)"
 
 
+def _check_sources_exist(paths: Sequence[Path | str]) -> None:
+    """When none of the folders or files the user names exists (a mistyped path), that is
+    an error, not an import of nothing that looks like success. Among others that do
+    exist, a missing one is listed as skipped like any file that cannot be read."""
+    missing = [str(path) for path in paths
+               if not (Path(path).exists() or Path(path).is_symlink())]
+    if missing and len(missing) == len(paths):
+        raise FileNotFoundError(
+            f"Nothing was imported: {', '.join(missing)} "
+            f"{'does' if len(missing) == 1 else 'do'} not exist. Check the path and try again.")
+
+
 def _folder_person(root: Path, path: Path) -> str | None:
     """The first folder below the import root names the person (root/Person/.../x.jpg);
     files directly in the root take the root folder's own name."""
@@ -104,6 +116,7 @@ def import_paths(project: Project, paths: Sequence[Path | str], *,
                  labels_from_folders: bool = False,
                  ctx: TaskContext | None = None) -> ImportReport:
     ctx = ctx or null_context()
+    _check_sources_exist(paths)
     catalog = project.catalog
     report = ImportReport()
     ctx.report("import", 0, 0, "looking for photos")

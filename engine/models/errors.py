@@ -22,7 +22,8 @@ class WeightsError(Exception):
 
 
 class WeightsUnavailableError(WeightsError):
-    """Pretrained weights were asked for but are not on this machine (they are never downloaded)."""
+    """Pretrained weights were asked for but are not on this machine (FaceLab downloads
+    them only when the user asks: `facelab weights download`)."""
 
     def __init__(
         self,
@@ -36,6 +37,11 @@ class WeightsUnavailableError(WeightsError):
         self.filename = filename
         self.search_dirs = tuple(search_dirs)
         super().__init__(message)
+
+
+class WeightsDownloadError(WeightsUnavailableError):
+    """A download the user asked for did not bring the file: offline, refused by the
+    server, or interrupted more often than it could resume."""
 
 
 class WeightsChecksumError(WeightsError, ValueError):

@@ -19,6 +19,10 @@ VGGFACE2_FILENAME = "20180402-114759-vggface2.pt"
 VGGFACE2_URL = (
     "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/" + VGGFACE2_FILENAME
 )
+# Its name carries no hash (facenet-pytorch checks none). This is the SHA-256 that
+# projects pinning the same release file publish (111,898,327 bytes); FaceLab checks it
+# on import and download, as torchvision's files are checked by their name's prefix.
+VGGFACE2_SHA256 = "281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b"
 # facenet-pytorch's fixed_image_standardization is (x*255 - 127.5) / 128 on [0, 1]
 # pixels, which is Normalize(mean=127.5/255, std=128/255).
 FACENET_MEAN = (127.5 / 255,) * 3

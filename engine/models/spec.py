@@ -57,10 +57,18 @@ class ArchSpec:
     gradcam_layer_path: str | None = None
     reshape_transform: ReshapeTransform | None = None
     weights_url: str | None = None
+    # The file's full SHA-256 where it is known; torchvision's files carry a prefix of
+    # it in their name instead (checked either way on import and download).
+    weights_sha256: str | None = None
     # Names the data the weights were trained on, in messages ("ImageNet weights found at ...").
     pretrained_dataset: str | None = None
     # Renames keys of an upstream weights file to this model's keys (old layouts, wrappers).
     adapt_state_dict: StateDictAdapter | None = None
+    # The module that turns a face into the features the head reads, for networks whose
+    # forward is exactly `head(embedder(faces))`. While such a backbone is frozen and the
+    # faces are not augmented, each face's features never change, so the trainer
+    # computes them once (and caches them on disk) and trains only the head on them.
+    embedder_path: str | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

@@ -1,9 +1,10 @@
 """Where pretrained weights live on this machine, and loading them into a model.
 
-FaceLab never downloads weights: a file is either already in one of the
-folders below (put there by `facelab weights import`, by an earlier torchvision
-or facenet-pytorch download, or by the installer) or the user is told exactly
-which file to fetch and where it goes.
+FaceLab never downloads weights on its own: a file is either already in one of
+the folders below (put there by `facelab weights import`, by `facelab weights
+download` when the user asks for it, by an earlier torchvision or facenet-pytorch
+download, or by the installer) or the user is told exactly which file to fetch and
+where it goes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from engine.safe_load import PickledCodeRefused, load_plain_torch_file
 
 WEIGHTS_DIR_ENV = "FACELAB_WEIGHTS_DIR"
 IMPORT_COMMAND = "facelab weights import FILE"
+DOWNLOAD_COMMAND = "facelab weights download"
 
 
 def facelab_weights_dir() -> Path:
@@ -93,10 +95,11 @@ def _missing_weights_message(spec: ArchSpec) -> str:
     dirs = weight_search_dirs()
     others = ", ".join(str(folder) for folder in dirs[1:])
     source = f" (download it from {spec.weights_url} on a machine with internet)" if spec.weights_url else ""
+    download = f" (or, with internet, `{DOWNLOAD_COMMAND} {spec.name}`)" if spec.weights_url else ""
     return (
         f"No pretrained weights for {spec.display_name} on this machine: put "
         f"{spec.weights_filename}{source} in {dirs[0]} (or one of {others}), "
-        f"or run `{IMPORT_COMMAND}`."
+        f"or run `{IMPORT_COMMAND}`{download}."
     )
 
 

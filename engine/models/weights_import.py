@@ -1,9 +1,10 @@
 """`import_weights`: check a weights file the user fetched by hand and install it.
 
-The bytes are first copied next to their destination, then the copy is
-hashed and checked, then renamed into place (`engine.storage.staged_file` and
-`publish_staged`), so what is verified is exactly what gets installed and a
-failed or interrupted import leaves nothing behind.
+The bytes are first copied (or, for a finished download, moved) next to their
+destination, then that copy is hashed and checked, then renamed into place
+(`engine.storage.staged_file` and `publish_staged`), so what is verified is exactly
+what gets installed and a failed or interrupted import leaves nothing behind.
+`install_weights_file` is that one path; `facelab weights download` ends in it too.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def _verify_structure(path: Path, spec: ArchSpec) -> None:
 
 def _verify(staged: Path, spec: ArchSpec, sha256: str) -> None:
     name = spec.weights_filename
+    if spec.weights_sha256 is not None and sha256 != spec.weights_sha256.lower():
+        raise WeightsChecksumError(
+            f"{name} is damaged or not the official file: its SHA-256 is {sha256[:16]}..., "
+            f"but the official file's starts {spec.weights_sha256[:16]}. Download it again."
+        )
     expected_prefix = expected_sha256_prefix(name)
     if expected_prefix is not None and not sha256.startswith(expected_prefix):
         raise WeightsChecksumError(
@@ -68,8 +74,36 @@ def _verify(staged: Path, spec: ArchSpec, sha256: str) -> None:
         )
     # Refuses files that would run pickled code, whatever their checksum says.
     read_state_dict(staged)
-    if expected_prefix is None:
+    if expected_prefix is None and spec.weights_sha256 is None:
         _verify_structure(staged, spec)
+
+
+def _move_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.replace(source, target)
+    except OSError:  # another file system (or Windows refusing): copy, then drop the source
+        shutil.copyfile(source, target)
+        source.unlink()
+
+
+def install_weights_file(source: Path, spec: ArchSpec, *, move: bool = False) -> Path:
+    """Verify ``source`` as ``spec``'s weights file and install it in FaceLab's folder.
+
+    ``move`` hands the file over (a finished download): it is gone afterwards, installed
+    or, when refused, deleted. Returns the installed path. Raises WeightsChecksumError or
+    UnsafeWeightsFileError (nothing is installed then).
+    """
+    destination = facelab_weights_dir() / spec.weights_filename
+    with staged_file(destination) as staged:
+        if move:
+            _move_or_copy(source, staged)
+        else:
+            shutil.copyfile(source, staged)
+        # Hashing the staged copy, not the source, checks the very bytes installed.
+        _verify(staged, spec, sha256_file(staged))
+        publish_staged(staged, destination)
+    log.info("Installed %s weights for %s at %s", spec.pretrained_dataset or "pretrained", spec.name, destination)
+    return destination
 
 
 def import_weights(file: str | os.PathLike[str]) -> Path:
@@ -81,12 +115,4 @@ def import_weights(file: str | os.PathLike[str]) -> Path:
     source = Path(file)
     if not source.is_file():
         raise FileNotFoundError(f"No such weights file: {source}")
-    spec = spec_for_weights_file(source.name)
-    destination = facelab_weights_dir() / source.name
-    with staged_file(destination) as staged:
-        shutil.copyfile(source, staged)
-        # Hashing the staged copy, not the source, checks the very bytes installed.
-        _verify(staged, spec, sha256_file(staged))
-        publish_staged(staged, destination)
-    log.info("Imported %s weights for %s into %s", spec.pretrained_dataset or "pretrained", spec.name, destination)
-    return destination
+    return install_weights_file(source, spec_for_weights_file(source.name))

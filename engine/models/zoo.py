@@ -152,10 +152,12 @@ def builtin_specs() -> list[ArchSpec]:
             pretrained_source="facenet",
             weights_filename=facenet_classifier.VGGFACE2_FILENAME,
             weights_url=facenet_classifier.VGGFACE2_URL,
+            weights_sha256=facenet_classifier.VGGFACE2_SHA256,
             pretrained_dataset="VGGFace2",
             builder=facenet_classifier.build_facenet,
             head_path="head",
             gradcam_layer_path="embedder.block8",
+            embedder_path="embedder",
             adapt_state_dict=facenet_classifier.adapt_facenet_state_dict,
         ),
     ]

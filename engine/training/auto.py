@@ -1,8 +1,11 @@
 """`--arch auto`: the best training configuration this machine can run, offline.
 
-1. Pretrained weights on disk win: FaceNet's VGGFace2 weights (learned on millions
-   of faces) before any ImageNet CNN; transfer learning trains the new head with the
-   backbone frozen, then fine-tunes everything at a tenth of the learning rate.
+1. Pretrained weights on disk win: a face network (dlib's face ResNet, then FaceNet,
+   both learned on millions of faces) before any ImageNet CNN. A face network stays
+   frozen: each face's features are computed once and a classifier head is trained
+   on them in seconds (`--freeze-epochs N` below `--epochs` fine-tunes the whole
+   network after N epochs). An ImageNet CNN trains the new head with the backbone
+   frozen, then fine-tunes everything at a tenth of the learning rate.
 2. Without weights (they are never downloaded), a ResNet-18 from scratch on the
    face crops at a reduced resolution: on a CPU every halving of the side makes an
    epoch about 4x cheaper, and faces stay recognisable at 64 px. It is trained with
@@ -13,21 +16,22 @@ Measured on this project's 2-core machine (bench/accuracy.py, lfw20, 62 persons)
 see the module's constants for the choices those measurements led to.
 
 Options the user gives explicitly (`--epochs 30`, `--lr 1e-3`, `--scratch`...) win
-over the automatic choice; an option counts as given when it differs from
-TrainConfig's default.
+over the automatic choice: `auto_config` takes them as the settings typed, whatever
+their values (`engine.cli_training.given_train_settings`).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
 from engine.data.splits import DEFAULT_SPLIT, ensure_split
-from engine.models import build_model, get_spec, weights_status
+from engine.models import build_model, get_spec, list_architectures, weights_status
 from engine.models.errors import WeightsUnavailableError
 from engine.project import Project
 from engine.training.config import TrainConfig
@@ -36,7 +40,7 @@ from engine.training.device import resolve_device
 log = logging.getLogger(__name__)
 
 # Face-specific weights first; then ImageNet CNNs, cheapest first on a CPU.
-FACE_WEIGHTS = ("facenet",)
+FACE_WEIGHTS = ("faceresnet", "facenet")
 IMAGENET_BY_DEVICE = {
     "cpu": ("resnet18", "efficientnet_b0", "mobilenet_v3_large", "resnet50", "densenet121",
             "resnet101", "vit_b_16"),
@@ -49,6 +53,10 @@ SCRATCH_INPUT_SIZE = {"cpu": 96, "gpu": 128}
 TIME_BUDGET_S = {"cpu": 10 * 60, "gpu": 10 * 60}
 EPOCH_RANGE = {"scratch": (8, 60), "transfer": (6, 25)}
 TRANSFER_FREEZE_EPOCHS = 3
+# A head trained on a frozen face network's cached features: epochs take milliseconds,
+# so a fixed count (no timing, the same on every machine) with early stopping.
+INSTANT_EPOCHS = 40
+INSTANT_PATIENCE = 8
 # bfloat16 must save at least this share of the time to be worth its rounding.
 BF16_MIN_SPEEDUP_RATIO = 0.8
 
@@ -61,16 +69,16 @@ def transfer_or_scratch(arch: str, epochs: int) -> dict:
     return {"pretrained": True, "freeze_epochs": min(TRANSFER_FREEZE_EPOCHS, max(0, epochs - 1))}
 
 
-def auto_config(project: Project, args: argparse.Namespace | None = None, *,
+def auto_config(project: Project, given: Mapping[str, Any] | None = None, *,
                 split_name: str = DEFAULT_SPLIT,
                 time_budget_s: float | None = None) -> tuple[TrainConfig, str]:
     """(config, why) for training on the project's split `split_name` on this machine.
 
-    `args` is `facelab train`'s namespace (None: no options given); `time_budget_s`
-    replaces the device's default training budget (TIME_BUDGET_S).
+    `given` holds the TrainConfig settings the user chose (by field name; `facelab
+    train` passes the options typed); they win over the automatic choice.
+    `time_budget_s` replaces the device's default training budget (TIME_BUDGET_S).
     """
-    args = args or argparse.Namespace()
-    wanted = _explicit_settings(args)
+    wanted = dict(given or {})
     device = resolve_device(wanted.get("device", "auto"))
     kind = "gpu" if device.type in ("cuda", "mps") else "cpu"
     split = ensure_split(project.catalog, split_name)
@@ -81,51 +89,42 @@ def auto_config(project: Project, args: argparse.Namespace | None = None, *,
         raise WeightsUnavailableError("--pretrained was asked for, but no pretrained weights are on "
                                       "this machine: " + " ".join(missing), arch="auto",
                                       filename=None)
+    instant = False
     if pretrained_arch is not None and wanted.get("pretrained") is not False:
-        settings, why = _transfer_settings(pretrained_arch)
+        instant = get_spec(pretrained_arch).embedder_path is not None
+        settings, why = (_instant_settings if instant else _transfer_settings)(pretrained_arch)
     else:
         settings, why = _scratch_settings(kind, num_train, num_persons)
         why = (("--scratch given" if wanted.get("pretrained") is False
                 else "no pretrained weights on this machine") + f": {why}")
-    if "epochs" not in wanted:
+    if "epochs" not in wanted and not instant:
         budget = TIME_BUDGET_S[kind] if time_budget_s is None else time_budget_s
         epochs, timing = _epochs_for_budget(settings, budget, device, num_train, num_val,
                                             max(num_persons, 2))
         settings["epochs"] = epochs
         why += f"; {timing}"
     settings.update(wanted)
-    if settings.get("freeze_epochs") and "freeze_epochs" not in wanted:
-        # At least one epoch is left to fine-tune the whole network.
-        settings["freeze_epochs"] = min(settings["freeze_epochs"], settings["epochs"] - 1)
+    if "freeze_epochs" not in wanted:
+        if instant:  # frozen throughout, however many epochs
+            settings["freeze_epochs"] = settings["epochs"]
+        elif settings.get("freeze_epochs"):
+            # At least one epoch is left to fine-tune the whole network.
+            settings["freeze_epochs"] = min(settings["freeze_epochs"], settings["epochs"] - 1)
     config = TrainConfig(**settings)
-    given = sorted(set(wanted) - {"pretrained"})
-    if given:
-        why += f"; your own {', '.join(given)} kept"
+    chosen = sorted(set(wanted) - {"pretrained"})
+    if chosen:
+        why += f"; your own {', '.join(chosen)} kept"
     log.info("auto: %s", why)
     return config, why
-
-
-def _explicit_settings(args: argparse.Namespace) -> dict:
-    """The training options the user set: those that differ from TrainConfig's defaults."""
-    defaults = TrainConfig(arch="auto-defaults").to_dict()
-    renamed = {"early_stopping": "early_stopping_patience"}
-    wanted = {}
-    for option, value in vars(args).items():
-        field = renamed.get(option, option)
-        if field == "early_stopping_patience":
-            value = value or None  # the CLI's 0 means "never"
-        if field == "pretrained":
-            if value is not None:
-                wanted["pretrained"] = value
-        elif field in defaults and field != "arch" and value != defaults[field]:
-            wanted[field] = value
-    return wanted
 
 
 def _pretrained_candidate(kind: str) -> tuple[str | None, list[str]]:
     """The preferred architecture whose weights are on disk, and why others were not used."""
     missing = []
+    registered = {spec.name for spec in list_architectures()}
     for arch in FACE_WEIGHTS + IMAGENET_BY_DEVICE[kind]:
+        if arch not in registered:
+            continue
         status = weights_status(arch)
         if status.available:
             return arch, missing
@@ -142,6 +141,18 @@ def _transfer_settings(arch: str) -> tuple[dict, str]:
     return settings, (f"{spec.display_name} with its {spec.pretrained_dataset} weights: train the "
                       "new head first with the backbone frozen, then "
                       "fine-tune everything at lr x 0.1")
+
+
+def _instant_settings(arch: str) -> tuple[dict, str]:
+    spec = get_spec(arch)
+    settings = dict(arch=arch, pretrained=True, epochs=INSTANT_EPOCHS,
+                    freeze_epochs=INSTANT_EPOCHS, lr=1e-2, optimizer="adamw",
+                    weight_decay=1e-4, scheduler="none", label_smoothing=0.0, augment="none",
+                    batch_size=32, early_stopping_patience=INSTANT_PATIENCE)
+    return settings, (f"{spec.display_name} with its {spec.pretrained_dataset} weights, frozen: "
+                      "each face's features are computed once, then a classifier on them "
+                      "trains in seconds (--freeze-epochs below --epochs fine-tunes the "
+                      "whole network)")
 
 
 def _scratch_settings(kind: str, num_train: int, num_persons: int) -> tuple[dict, str]:

@@ -20,10 +20,11 @@ from typing import Any
 
 
 from engine.data.augment_presets import PRESETS
+from engine.training.settings import train_setting
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULERS = ("none", "cosine", "step", "plateau")
-CLASS_WEIGHTINGS = ("none", "loss", "sampler")
+OPTIMIZERS = train_setting("optimizer").choice_values
+SCHEDULERS = train_setting("scheduler").choice_values
+CLASS_WEIGHTINGS = train_setting("class_weighting").choice_values
 # amp / channels_last / cuda_graphs: "auto" turns them on where they pay off (CUDA;
 # channels_last also for oneDNN CPUs).
 AUTO_SWITCH = ("auto", True, False)

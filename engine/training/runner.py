@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 from engine.catalog import CatalogError, EpochRecord, RunRecord
 from engine.data.cache import load_face_tensors
+from engine.data.embeddings import EmbeddingCache
 from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split, run_split
 from engine.evaluation.metrics import EvaluationReport
 from engine.models import get_spec, weight_search_dirs, weights_status
@@ -133,7 +134,7 @@ def resume_run(project: Project, run_id: str, *,
     split = _split_of(project, record)
     data, _ = prepare_data(project, split, record, model_input_size(config), ctx)
     project.catalog.runs.set_running(run_id)
-    run_dir = project.resolve(record.run_dir)
+    run_dir = project.resolve_inside(record.run_dir)
     remove_stale_temps(run_dir)  # half-written checkpoints of a killed process
     # A run stopped (or killed) before its first checkpoint has nothing to continue
     # from: it starts again at epoch 1, as the user asked it to go on.
@@ -141,6 +142,21 @@ def resume_run(project: Project, run_id: str, *,
     if not saved:
         log.info("Run %s has no checkpoint yet; it starts again from epoch 1", run_id)
     return _fit(project, config, data, run_id, callbacks, ctx, resume=saved, evaluate=evaluate)
+
+
+def _embedding_cache(project: Project, config: TrainConfig) -> EmbeddingCache | None:
+    """The project's cache of this backbone's face features, for head-only epochs.
+
+    Only a pretrained backbone computes the same features in every run; a random one
+    depends on the run's seed, so its features are computed for the run alone.
+    """
+    if get_spec(config.arch).embedder_path is None or not config.pretrained:
+        return None
+    status = weights_status(config.arch)
+    if status.path is None:
+        return None
+    weights = f"{status.path.name}-{status.path.stat().st_size}"
+    return EmbeddingCache.for_backbone(project.root, config.arch, weights, model_input_size(config))
 
 
 def _split_of(project: Project, record: RunRecord) -> SplitData:
@@ -153,8 +169,9 @@ def _split_of(project: Project, record: RunRecord) -> SplitData:
 def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, callbacks,
          ctx: TaskContext, *, resume: bool, evaluate: bool) -> RunResult:
     record = project.catalog.runs.get(run_id)
-    trainer = Trainer(config, data, project.resolve(record.run_dir), run_id=run_id,
-                      callbacks=[_CatalogRecorder(project, run_id), *callbacks], ctx=ctx)
+    trainer = Trainer(config, data, project.resolve_inside(record.run_dir), run_id=run_id,
+                      callbacks=[_CatalogRecorder(project, run_id), *callbacks], ctx=ctx,
+                      embedding_cache=_embedding_cache(project, config))
     # A failure raises after the trainer has recorded status "failed" through the recorder.
     finished = trainer.fit(resume=resume)
     report = None

@@ -27,12 +27,14 @@ from torch.nn import functional as F
 
 import engine.models as models
 from engine.data.augment import augment_batch, to_unit_float
+from engine.data.embeddings import EmbeddingCache
 from engine.storage import atomic_write_bytes
 from engine.tasks import Cancelled, TaskContext, null_context
 from engine.training.callbacks import tensorboard_callback
 from engine.training.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint
 from engine.training.config import TrainConfig, model_input_size
 from engine.training.device import DeviceSetup, resolve_setup, to_device, training_memory
+from engine.training.embedding import FaceEmbedder, HeadFeatures
 from engine.training.events import (BatchEnded, CheckpointSaved, EpochEnded, EventCallback,
                                     RunFinished, RunStarted, RunStatus, TrainingEvent)
 from engine.training.best_epoch import is_improvement
@@ -88,7 +90,8 @@ class TrainData:
 
 class Trainer:
     def __init__(self, config: TrainConfig, data: TrainData, run_dir: Path, run_id: str = "",
-                 callbacks: Iterable[EventCallback] = (), ctx: TaskContext | None = None) -> None:
+                 callbacks: Iterable[EventCallback] = (), ctx: TaskContext | None = None,
+                 embedding_cache: EmbeddingCache | None = None) -> None:
         self.config = config
         self.data = data
         self.run_dir = Path(run_dir)
@@ -97,6 +100,10 @@ class Trainer:
         self._ctx = ctx or null_context()
         self._active_callbacks: tuple[EventCallback, ...] = ()
         self._train_step: TrainStep | None = None
+        # Where the frozen backbone's features of earlier runs are kept (None: computed
+        # for this run only), and this run's features once computed.
+        self._embedding_cache = embedding_cache
+        self._features: HeadFeatures | None = None
 
     def fit(self, resume: bool = False) -> RunFinished:
         """Train until done, stopped early or cancelled; `resume` continues `last.pt`."""
@@ -193,6 +200,8 @@ class Trainer:
 
     def _train_epoch(self, state: RunState, lr: float) -> tuple[float, float, float] | None:
         """(loss, accuracy, images/s) of one pass over the training faces; None if cancelled."""
+        if self._trains_head_only(state):
+            return self._train_head_epoch(state, lr)
         config, data, model = self.config, self.data, state.model
         model.train()
         if state.frozen:
@@ -252,6 +261,8 @@ class Trainer:
         The loss is plain cross-entropy (no class weights, no label smoothing) so
         that runs with different settings are compared on the same measure.
         """
+        if self._trains_head_only(state):
+            return self._validate_head(state)
         config, data, model = self.config, self.data, state.model
         model.eval()
         size = config.batch_size
@@ -286,6 +297,74 @@ class Trainer:
         if state.setup.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return images, labels
+
+    # -- head-only epochs on cached features ----------------------------------
+
+    def _trains_head_only(self, state: RunState) -> bool:
+        """True in epochs where only the head learns from features that cannot change:
+        the backbone is frozen and the faces are shown as they are (no augmentation)."""
+        return (state.frozen and models.get_spec(self.config.arch).embedder_path is not None
+                and not (state.preset.changes_geometry or state.preset.changes_colour))
+
+    def _head_features(self, state: RunState) -> HeadFeatures | None:
+        if self._features is None:
+            embed = FaceEmbedder(state.model, self.config.arch, state.mean, state.std,
+                                 state.setup.device, self._embedding_cache)
+            train = embed(self.data.train_x, self._ctx, "training")
+            val = embed(self.data.val_x, self._ctx, "validation") if train is not None else None
+            if train is None or val is None:
+                return None
+            device = state.setup.device
+            self._features = HeadFeatures(train.to(device), val.to(device))
+        return self._features
+
+    def _train_head_epoch(self, state: RunState, lr: float) -> tuple[float, float, float] | None:
+        """As `_train_epoch`, with the head alone on each face's cached features: the same
+        batches, order, loss and optimizer, so the run's history reads the same way."""
+        features = self._head_features(state)
+        if features is None:
+            return None
+        config, data = self.config, self.data
+        head = models.head_module(state.model, config.arch)
+        head.train()
+        order = epoch_order(data.train_y, state.data_generator, state.sampler_weights)
+        num_batches = _count_batches(len(order), config.batch_size, config.limit_train_batches,
+                                     drop_single=True)
+        labels_all = data.train_y.to(state.setup.device)
+        totals = {"loss": 0.0, "correct": 0, "seen": 0, "busy": 0.0}
+        for batch in range(num_batches):
+            if self._ctx.cancelled:
+                return None
+            started = time.perf_counter()
+            indices = order[batch * config.batch_size:(batch + 1) * config.batch_size]
+            indices = indices.to(features.train.device)
+            labels = labels_all[indices]
+            logits = head(features.train[indices])
+            loss = state.loss_fn(logits, labels)
+            state.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            state.optimizer.step()
+            self._end_batch(state, _PendingBatch(batch + 1, len(labels), loss.detach(),
+                                                 logits.detach(), labels, started),
+                            num_batches, lr, totals)
+        seen = totals["seen"]
+        return totals["loss"] / seen, totals["correct"] / seen, seen / max(totals["busy"], 1e-9)
+
+    def _validate_head(self, state: RunState) -> tuple[float, float] | None:
+        features = self._head_features(state)
+        if features is None:
+            return None
+        head = models.head_module(state.model, self.config.arch)
+        head.eval()
+        labels = self.data.val_y.to(state.setup.device)
+        count = len(labels)
+        if self.config.limit_val_batches is not None:
+            count = min(count, self.config.limit_val_batches * self.config.batch_size)
+        with torch.inference_mode():
+            logits = head(features.val[:count])
+            loss = F.cross_entropy(logits.float(), labels[:count], reduction="sum")
+            correct = (logits.argmax(dim=1) == labels[:count]).sum()
+        return loss.item() / count, correct.item() / count
 
     # -- results -------------------------------------------------------------
 

@@ -93,7 +93,11 @@ def readable_error(exc: BaseException) -> str:
 
 class _ProgressThrottle:
     """Forwards at most one progress report per interval (plus every stage change),
-    so a job reporting per photo does not flood the UI thread's event queue."""
+    so a job reporting per photo does not flood the UI thread's event queue.
+
+    A report that comes too soon is held, not dropped: if no newer one follows (a
+    download whose connection stalls), it goes out when the interval ends, so the
+    window never shows an older count than the job has reached."""
 
     def __init__(self, emit: Callable[[Progress], None],
                  interval: float = PROGRESS_INTERVAL_S) -> None:
@@ -101,12 +105,40 @@ class _ProgressThrottle:
         self._interval = interval
         self._last_time = float("-inf")
         self._last_stage: str | None = None
+        self._held: Progress | None = None
+        self._timer: threading.Timer | None = None
+        # Reports come from the job's thread, held ones from the timer's: one at a time,
+        # so they reach the window in order.
+        self._lock = threading.Lock()
 
     def __call__(self, progress: Progress) -> None:
-        now = time.monotonic()
-        if progress.stage != self._last_stage or now - self._last_time >= self._interval:
-            self._last_time, self._last_stage = now, progress.stage
-            self._emit(progress)
+        with self._lock:
+            now = time.monotonic()
+            if progress.stage != self._last_stage or now - self._last_time >= self._interval:
+                self._last_time, self._last_stage = now, progress.stage
+                self._held = None
+                self._emit(progress)
+                return
+            self._held = progress
+            if self._timer is None:
+                self._timer = threading.Timer(self._interval - (now - self._last_time),
+                                              self._send_held)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _send_held(self) -> None:
+        with self._lock:
+            held, self._held, self._timer = self._held, None, None
+            if held is not None:
+                self._last_time = time.monotonic()
+                self._emit(held)
+
+    def close(self) -> None:
+        """The job ended: its outcome follows, so a held report is not needed any more."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._held, self._timer = None, None
 
 
 class _WorkerSignals(QObject):
@@ -133,14 +165,17 @@ class _Worker(QRunnable):
         lower_this_threads_priority()
         signals = self._signals
         # Built here, on the worker thread: emitting from it is what queues the signal.
-        ctx = TaskContext(on_progress=_ProgressThrottle(signals.progressed.emit),
-                          cancel_event=self._cancel_event)
+        throttle = _ProgressThrottle(signals.progressed.emit)
+        ctx = TaskContext(on_progress=throttle, cancel_event=self._cancel_event)
         if ctx.cancelled:  # cancelled while it was handed to a thread
             signals.stopped.emit()
             return
         signals.started.emit()
         try:
-            result = self._fn(ctx)
+            try:
+                result = self._fn(ctx)
+            finally:
+                throttle.close()
         except Cancelled:
             signals.stopped.emit()
         except BaseException as exc:  # noqa: BLE001 - every end must reach the UI as one outcome

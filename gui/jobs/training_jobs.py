@@ -58,6 +58,7 @@ def load_training_choices():
         import torch
         from engine.data.augment import PRESETS
         from engine.models import list_architectures, weights_status
+        from engine.models.weights_download import is_downloadable
         from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS
 
         archs = []
@@ -67,7 +68,7 @@ def load_training_choices():
             archs.append(ArchitectureInfo(
                 spec.name, spec.display_name, spec.description, spec.input_size,
                 spec.pretrained_dataset or ("pretrained" if spec.has_pretrained_weights else None),
-                status.available, status.message))
+                status.available, status.message, is_downloadable(spec)))
         devices = [("auto", "Automatic"), ("cpu", "CPU")]
         if torch.cuda.is_available():
             devices.append(("cuda", f"CUDA GPU ({torch.cuda.get_device_name(0)})"))
@@ -96,6 +97,17 @@ def import_weights_file(path: str):
     return job
 
 
+def download_weights_files(names: tuple[str, ...]):
+    """Download the published weights of architectures ``names`` (only when the user
+    pressed the button); returns where each landed. Progress is the engine's
+    "download" stage in bytes; cancelling keeps what arrived for the next try."""
+    def job(ctx: TaskContext) -> tuple[str, ...]:
+        from engine.models.weights_download import download_weights
+
+        return tuple(str(download_weights(name, ctx).path) for name in names)
+    return job
+
+
 def train_architecture(root: Path, settings: tuple[tuple[str, Any], ...], sink: EventSink):
     """Train one run with ``settings`` (TrainConfig keyword arguments)."""
     def job(ctx: TaskContext) -> TrainingOutcome:
@@ -121,7 +133,7 @@ def resume_training(root: Path, run_id: str, sink: EventSink):
 
         with Project.open(root) as project:
             record = project.catalog.runs.get(run_id)
-            if not (project.resolve(record.run_dir) / "last.pt").is_file():
+            if not (project.resolve_inside(record.run_dir) / "last.pt").is_file():
                 raise CatalogError("This run was stopped before its first epoch ended, so "
                                    "nothing was saved to resume from. Start a new run instead.")
             result = resume_run(project, run_id, callbacks=[sink], ctx=ctx)

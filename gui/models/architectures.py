@@ -35,6 +35,7 @@ class ArchitectureInfo:
     pretrained_dataset: str | None   # "ImageNet", "VGGFace2"; None: no pretrained weights
     weights_available: bool
     weights_message: str             # where the file was found, or how to get it
+    weights_downloadable: bool = False  # a published file "Download weights" can fetch
 
     @property
     def weights_state(self) -> str:
@@ -50,6 +51,11 @@ class ArchitectureInfo:
         if state == WEIGHTS_AVAILABLE:
             return f"{self.pretrained_dataset} weights on this machine"
         return f"{self.pretrained_dataset} weights not on this machine"
+
+    @property
+    def can_download_weights(self) -> bool:
+        """Its weights are missing here and "Download weights" can fetch them."""
+        return self.weights_state == WEIGHTS_MISSING and self.weights_downloadable
 
     @property
     def weights_badge(self) -> str:
@@ -163,5 +169,7 @@ def missing_weights_message(archs: Sequence[ArchitectureInfo]) -> str:
             problems.append(arch.weights_message)
     if not problems:
         return ""
-    return (" ".join(problems) + " Use “Import weights…” to add the file, or choose "
-            "“From scratch” under Starting weights.")
+    download = "“Download weights” (with internet) or " if any(
+        arch.can_download_weights for arch in archs) else ""
+    return (" ".join(problems) + f" Use {download}“Import weights…” to add the file, or "
+            "choose “From scratch” under Starting weights.")

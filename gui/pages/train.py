@@ -18,10 +18,11 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QS
 
 from engine.catalog import CatalogError
 from gui.jobs import JobHandle
-from gui.jobs.training_jobs import (TrainingChoices, import_weights_file, list_runs,
-                                    load_training_choices, preload_charts, resume_training,
-                                    train_architecture)
-from gui.models.architectures import ArchitectureListModel, missing_weights_message
+from gui.jobs.training_jobs import (TrainingChoices, download_weights_files,
+                                    import_weights_file, list_runs, load_training_choices,
+                                    preload_charts, resume_training, train_architecture)
+from gui.models.architectures import (ArchitectureInfo, ArchitectureListModel,
+                                      missing_weights_message)
 from gui.models.runs import (RESUMABLE_STATUSES, RUN_ID_ROLE, SORT_ROLE, TEST_ACC, RunListModel,
                              RunRow)
 from gui.models.training_curves import RunCurves, RunEnd, TrainingFeed
@@ -62,6 +63,7 @@ class TrainPage(QWidget):
         self.queue = TrainingQueue(self._runner, self)
         self._shown_once = False
         self._runs_job: JobHandle | None = None
+        self._download_job: JobHandle | None = None
         self._runs_stale = False
         self._pending = _Pending({}, ())
         self._shown_curves: RunCurves | None = None
@@ -145,6 +147,34 @@ class TrainPage(QWidget):
             f"The weights were not imported: {message}", error=True))
         return job
 
+    def download_weights(self) -> JobHandle | None:
+        """Download the published weights of the checked architectures that lack them
+        (FaceLab never downloads unless asked: this is the asking). Progress and Cancel
+        show in the status bar; this page's button cancels too."""
+        targets = self._download_targets()
+        if not targets:
+            self.show_message("Check an architecture whose pretrained weights are missing "
+                              "to download them.", error=True)
+            return None
+        job = self._runner.submit(download_weights_files(tuple(a.name for a in targets)),
+                                  title="Download weights")
+        self._download_job = job
+        job.succeeded.connect(self._on_weights_downloaded)
+        job.failed.connect(lambda message, _: self.show_message(
+            f"The weights were not downloaded: {message}", error=True))
+        job.cancelled.connect(lambda: self.show_message(
+            "Download cancelled. “Download weights” again continues where it stopped."))
+        job.finished.connect(self._on_download_finished)
+        self.show_message("Downloading the " + ", ".join(a.display_name for a in targets)
+                          + " weights…")
+        self._update_buttons()
+        return job
+
+    def cancel_download(self) -> None:
+        if self._download_job is not None:
+            self._download_job.cancel()
+            self._update_buttons()
+
     def import_weights_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import pretrained weights", "",
                                               WEIGHTS_FILTER)
@@ -207,6 +237,8 @@ class TrainPage(QWidget):
         set_muted(self.arch_placeholder)
         self.import_button = QPushButton("Import weights…")
         self.import_button.clicked.connect(self.import_weights_dialog)
+        self.download_button = QPushButton("Download weights")
+        self.download_button.clicked.connect(self._download_clicked)
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start_training)
@@ -229,9 +261,12 @@ class TrainPage(QWidget):
         column.addWidget(self.arch_view, 1)
         weights_row = QHBoxLayout()
         weights_row.addWidget(self.import_button)
-        weights_row.addWidget(section_hint("Add a pretrained weights file you downloaded "
-                                           "(FaceLab never downloads)."), 1)
+        weights_row.addWidget(self.download_button)
+        weights_row.addStretch(1)
         column.addLayout(weights_row)
+        column.addWidget(section_hint("Pretrained weights: import a file you have, or "
+                                      "download the checked architectures' files (needs "
+                                      "internet; nothing is fetched unless you ask)."))
         column.addSpacing(6)
         column.addWidget(section_heading("Settings"))
         column.addWidget(self.form)
@@ -345,6 +380,25 @@ class TrainPage(QWidget):
 
     def _on_weights_imported(self, path: str) -> None:
         self.show_message(f"Weights imported: {path}")
+        self._reload_choices()
+
+    def _on_weights_downloaded(self, paths: tuple[str, ...]) -> None:
+        self.show_message("Weights downloaded and verified: " + ", ".join(paths))
+
+    def _on_download_finished(self) -> None:
+        self._download_job = None
+        self._update_buttons()
+        # Whatever the outcome: of several architectures, the first may have arrived.
+        self._reload_choices()
+
+    def _download_clicked(self) -> None:
+        if self._download_job is not None:
+            self.cancel_download()
+        else:
+            self.download_weights()
+
+    def _reload_choices(self) -> None:
+        """Re-read the architectures: their weights status changed."""
         self._runner.submit(load_training_choices(), title="Load architectures",
                             quiet=True).succeeded.connect(self._on_choices_loaded)
 
@@ -407,6 +461,11 @@ class TrainPage(QWidget):
             return "Check at least one architecture to train."
         return missing_weights_message(checked) if self.form.wants_pretrained else ""
 
+    def _download_targets(self) -> list[ArchitectureInfo]:
+        if self.choices is None:
+            return []
+        return [arch for arch in self.arch_model.checked() if arch.can_download_weights]
+
     def _stored_curves(self, run_id: str) -> RunCurves:
         """A run's curves from the catalog: one run's rows, quick on the UI thread."""
         runs = self._session.catalog.runs
@@ -448,4 +507,23 @@ class TrainPage(QWidget):
         row = self.runs_model.row_of(run_id) if run_id else None
         self.resume_button.setEnabled(row is not None and self.runs_model.run(row).resumable)
         self.import_button.setEnabled(self.choices is not None)
+        self._update_download_button()
+
+    def _update_download_button(self) -> None:
+        job = self._download_job
+        if job is not None:
+            cancelling = job.is_cancel_requested
+            self.download_button.setText("Cancelling…" if cancelling else "Cancel download")
+            self.download_button.setEnabled(not cancelling)
+            self.download_button.setToolTip("Stop the download; what arrived is kept, and "
+                                            "the next download continues from there.")
+            return
+        targets = self._download_targets()
+        self.download_button.setText("Download weights")
+        self.download_button.setEnabled(bool(targets))
+        self.download_button.setToolTip(
+            "Download the published weights of " + ", ".join(a.display_name for a in targets)
+            + " from their official address (needs internet; proxies from HTTP(S)_PROXY)."
+            if targets else "Check an architecture whose pretrained weights are missing "
+            "(torchvision's or FaceNet's) to download them.")
 

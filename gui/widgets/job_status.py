@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
+from engine.display import size_text
 from engine.tasks import Progress
 from gui.jobs import JobHandle, JobRunner, JobState
 
 
 # Engine stage names as the user reads them; other stages show as they are.
 STAGE_WORDS = {"import": "reading photos", "crop": "finding faces",
-               "cache": "preparing faces", "train": "training", "report": "writing the report",
-               "mistakes": "looking for label mistakes", "sweep": "searching settings"}
+               "cache": "preparing faces", "embed": "computing face features",
+               "train": "training", "report": "writing the report",
+               "mistakes": "looking for label mistakes", "sweep": "searching settings",
+               "download": "downloading"}
+# Stages that count bytes: shown as sizes, and the bar counts kB (its range is an int).
+BYTE_STAGES = {"download": 1000}
 
 
 class JobStatusWidget(QWidget):
@@ -78,12 +83,18 @@ class JobStatusWidget(QWidget):
         elif progress is None:
             text = f"{job.title}…"
         else:
-            detail = f" — {progress.message}" if progress.message and progress.total == 0 else ""
+            bytes_unit = BYTE_STAGES.get(progress.stage)
+            detail = (f" — {progress.message}" if progress.message
+                      and (progress.total == 0 or bytes_unit) else "")
             text = f"{job.title}: {STAGE_WORDS.get(progress.stage, progress.stage)}{detail}"
         self.label.setText(text + self._waiting)
         if progress is not None and progress.total > 0:
-            self.progress_bar.setRange(0, progress.total)
-            self.progress_bar.setValue(min(progress.done, progress.total))
-            self.progress_bar.setFormat(f"{progress.done} / {progress.total}")
+            unit = BYTE_STAGES.get(progress.stage, 1)
+            done = min(progress.done, progress.total)
+            self.progress_bar.setRange(0, progress.total // unit)
+            self.progress_bar.setValue(done // unit)
+            self.progress_bar.setFormat(
+                f"{size_text(done)} / {size_text(progress.total)}" if unit > 1
+                else f"{progress.done} / {progress.total}")
         else:
             self.progress_bar.setRange(0, 0)  # busy indicator: the size is not known yet

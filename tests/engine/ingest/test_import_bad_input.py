@@ -150,3 +150,28 @@ def test_edited_photo_is_cropped_again(project, tmp_path):
     assert project.catalog.photos()[0].status == "pending"
     crop_pending(project, HAAR)
     assert project.catalog.photos()[0].width == 80
+
+
+def test_importing_only_paths_that_do_not_exist_is_an_error(project, tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="do not exist"):
+        import_paths(project, [tmp_path / "no" / "such", tmp_path / "typo.jpg"])
+    project.close()
+
+    assert cli_main(["import", str(project.root), str(tmp_path / "no" / "such")]) == 1
+    err = capsys.readouterr().err
+    assert "Nothing was imported" in err and str(tmp_path / "no" / "such") in err
+
+
+def test_stats_lists_skipped_files_on_lines_of_their_own(project, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "empty.jpg").write_bytes(b"")
+    save(tmp_path / "in" / "a.jpg", gradient(seed=8))
+    import_paths(project, [tmp_path / "in"])
+    project.close()
+    capsys.readouterr()
+
+    assert cli_main(["stats", str(project.root)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.endswith("waiting to be cropped") for line in out)
+    assert "1 file(s) skipped:" in out
+    assert any(line.startswith("  ") and "empty.jpg" in line for line in out)

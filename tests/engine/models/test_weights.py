@@ -1,4 +1,4 @@
-"""Pretrained weights: never downloaded, found in local folders, imported only when verified."""
+"""Pretrained weights: never downloaded unasked, found in local folders, imported only when verified."""
 
 from __future__ import annotations
 
@@ -101,6 +101,7 @@ def test_missing_weights_raise_with_instructions(weights_home: Path):
     message = str(raised.value)
     assert "resnet18-f37072fd.pth" in message
     assert "facelab weights import" in message
+    assert "facelab weights download resnet18" in message  # for machines with internet
     assert str(weights_home) in message
     assert raised.value.filename == "resnet18-f37072fd.pth"
 
@@ -230,27 +231,50 @@ def test_import_refuses_unknown_and_missing_files(weights_home: Path, tmp_path: 
         import_weights(tmp_path / "resnet50-11ad3fa6.pth")
 
 
-def test_facenet_file_is_verified_by_structure_then_loaded(weights_home: Path, tmp_path: Path):
+def _facenet_stand_in() -> dict[str, torch.Tensor]:
     upstream = FaceNetClassifier(num_classes=2).embedder.state_dict()
     # facenet-pytorch's file also holds its 8,631-identity classifier; a small stand-in will do.
     upstream["logits.weight"] = torch.zeros(7, 512)
     upstream["logits.bias"] = torch.zeros(7)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    source = downloads / "20180402-114759-vggface2.pt"
-    torch.save(upstream, source)
+    return upstream
 
-    installed = import_weights(source)
 
-    assert installed == weights_home / source.name
+def test_facenet_file_in_the_weights_folder_is_loaded(weights_home: Path):
+    upstream = _facenet_stand_in()
+    weights_home.mkdir(parents=True)
+    torch.save(upstream, weights_home / "20180402-114759-vggface2.pt")
+
     model = build_model("facenet", 4, pretrained=True)
     assert torch.equal(model.embedder.conv2d_1a.conv.weight, upstream["conv2d_1a.conv.weight"])
     assert model.head[1].weight.shape == (4, 512)
 
 
-def test_facenet_file_with_wrong_structure_is_refused(weights_home: Path, tmp_path: Path):
+def test_facenet_import_checks_the_published_sha256(weights_home: Path, tmp_path: Path):
+    """Its name carries no hash, so a loadable file of the right shape that is not the
+    published one is refused by the full SHA-256 the spec knows."""
     source = tmp_path / "20180402-114759-vggface2.pt"
+    torch.save(_facenet_stand_in(), source)
+    with pytest.raises(WeightsChecksumError, match="not the official file.*281cebca"):
+        import_weights(source)
+    assert _installed_files(weights_home) == []
+
+
+def test_file_without_any_hash_is_verified_by_structure(weights_home: Path, tmp_path: Path, tiny_arch):
+    """Neither a hash in its name nor a known SHA-256: the file must load into the
+    architecture, every key and shape."""
+    _register_tiny("tinynet-weights.pt")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    source = downloads / "tinynet-weights.pt"
+    reference = _tiny_net(1000, None)
+    torch.save(reference.state_dict(), source)
+
+    installed = import_weights(source)
+    assert installed == weights_home / source.name
+    assert torch.equal(build_model(TINY, 2, pretrained=True)[0].weight, reference[0].weight)
+
+    installed.unlink()
     torch.save(tvm.resnet18(weights=None).state_dict(), source)
-    with pytest.raises(WeightsChecksumError, match="FaceNet"):
+    with pytest.raises(WeightsChecksumError, match="does not contain Tiny weights"):
         import_weights(source)
     assert _installed_files(weights_home) == []

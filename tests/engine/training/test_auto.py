@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from engine.cli_training import add_train_options
+from engine.cli_training import add_train_options, given_train_settings
 from engine.models import WeightsStatus, WeightsUnavailableError
 from engine.training import auto
 from engine.training.auto import auto_config
@@ -23,11 +23,11 @@ def project(cropped_5celeb, project_copy):
     return project_copy(cropped_5celeb)
 
 
-def _cli_args(*argv: str) -> argparse.Namespace:
-    """The namespace `facelab train DIR --arch auto ...` hands to auto_config."""
+def _cli_args(*argv: str) -> dict:
+    """The settings `facelab train DIR --arch auto ...` hands to auto_config."""
     parser = argparse.ArgumentParser()
     add_train_options(parser)
-    return parser.parse_args(list(argv))
+    return given_train_settings(parser.parse_args(list(argv)))
 
 
 @pytest.fixture
@@ -65,14 +65,38 @@ def test_without_weights_it_trains_from_scratch_and_says_why(project, weights_on
     assert config.augment != "none" and config.label_smoothing > 0
 
 
-def test_face_weights_are_preferred_for_transfer_learning(project, weights_on_disk, fast_probe):
+def test_a_face_network_is_preferred_and_stays_frozen(project, weights_on_disk, monkeypatch):
+    def no_timing(*args, **kwargs):
+        raise AssertionError("a frozen face network needs no timing: the same on every machine")
+
+    monkeypatch.setattr(auto, "measure_seconds_per_image", no_timing)
     weights_on_disk("resnet50", "facenet", "resnet18")
     config, reason = auto_config(project, _cli_args())
     assert config.arch == "facenet" and config.pretrained
-    assert 0 < config.freeze_epochs < config.epochs
-    assert config.finetune_lr_factor < 1
+    assert config.freeze_epochs == config.epochs == auto.INSTANT_EPOCHS
+    assert config.augment == "none"  # so every epoch trains the head on cached features
     assert config.input_size is None  # the network's own 160 px
     assert "VGGFace2" in reason and "frozen" in reason
+
+
+def test_fine_tuning_a_face_network_is_one_option_away(project, weights_on_disk):
+    weights_on_disk("facenet")
+    config, _ = auto_config(project, _cli_args("--freeze-epochs", "5", "--epochs", "12"))
+    assert (config.arch, config.freeze_epochs, config.epochs) == ("facenet", 5, 12)
+
+
+def test_options_typed_with_their_default_values_are_kept(project, weights_on_disk):
+    """`--epochs 20 --lr 0.001` are TrainConfig's defaults, and still the user's choice."""
+    weights_on_disk("facenet")
+    config, reason = auto_config(project, _cli_args("--epochs", "20", "--lr", "0.001"))
+    assert (config.epochs, config.lr, config.freeze_epochs) == (20, 0.001, 20)
+    assert "your own epochs, lr kept" in reason
+
+
+def test_imagenet_transfer_keeps_an_epoch_to_fine_tune(project, weights_on_disk, fast_probe):
+    weights_on_disk("resnet50")
+    config, _ = auto_config(project, _cli_args("--epochs", "2"))
+    assert config.arch == "resnet50" and config.freeze_epochs == 1
 
 
 def test_imagenet_weights_when_there_are_no_face_weights(project, weights_on_disk, fast_probe):
@@ -90,7 +114,7 @@ def test_explicit_options_win(project, weights_on_disk, fast_probe):
     assert "--scratch" in reason and "epochs" in reason and "lr" in reason
 
     config, _ = auto_config(project, _cli_args("--epochs", "2"))
-    assert config.arch == "facenet" and config.freeze_epochs == 1  # leaves an epoch to fine-tune
+    assert config.arch == "facenet" and config.freeze_epochs == config.epochs == 2
 
 
 def test_asking_for_weights_that_are_missing_is_an_error(project, weights_on_disk):

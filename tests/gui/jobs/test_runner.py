@@ -146,6 +146,26 @@ def test_progress_is_throttled(qtbot, runner):
     assert 1 <= len(progress) < 200
 
 
+def test_the_last_report_before_a_pause_reaches_the_window(qtbot, runner):
+    """A download that stalls right after a burst of reports: the window shows where it
+    stopped, not the first report of the burst."""
+    release = threading.Event()
+
+    def job(ctx):
+        for done in range(1, 501):
+            ctx.report("download", done, 1000)
+        release.wait(10)
+
+    handle = runner.submit(job, title="Stalls")
+    try:
+        qtbot.waitUntil(lambda: handle.progress is not None and handle.progress.done == 500,
+                        timeout=10_000)
+    finally:
+        release.set()
+        with qtbot.waitSignal(handle.finished, timeout=10_000):
+            pass
+
+
 def test_shutdown_cancels_running_and_queued_jobs_and_waits(qtbot, runner):
     started = threading.Event()
     jobs = [runner.submit(_blocking_job(threading.Event(), started), title="Endless", gpu=True),

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 TINY_A, TINY_B, TINY_PRETRAINED = "gui_tiny_a", "gui_tiny_b", "gui_tiny_pretrained"
 TINY_WEIGHTS = "gui_tiny_weights.pth"
-FAST = {"epochs": 3, "batch_size": 16, "augment": "none", "patience": 0, "pretrained": False,
+FAST = {"epochs": 3, "batch_size": 16, "augment": "none", "early_stopping_patience": 0, "pretrained": False,
         "device": "cpu"}
 WAIT_MS = 120_000
 

@@ -55,3 +55,13 @@ def test_missing_weights_are_explained_per_architecture():
     text = missing_weights_message(ARCHS[:2])
     assert "CustomCNN1 has no pretrained weights: it can only be trained from scratch" in text
     assert "resnet18-f37072fd.pth" in text and "Import weights" in text
+
+
+def test_missing_weights_that_can_be_downloaded_point_to_the_download_button():
+    from dataclasses import replace
+
+    downloadable = replace(ARCHS[1], weights_downloadable=True)
+    assert downloadable.can_download_weights and not ARCHS[1].can_download_weights
+    assert not replace(ARCHS[2], weights_downloadable=True).can_download_weights  # present
+    assert "Download weights" in missing_weights_message([downloadable])
+    assert "Download weights" not in missing_weights_message(ARCHS[:2])

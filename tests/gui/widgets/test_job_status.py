@@ -34,3 +34,25 @@ def test_an_engine_stage_reads_as_words(qtbot, runner, stage):
         release.set()
         with qtbot.waitSignal(handle.finished, timeout=10_000):
             pass
+
+
+def test_a_download_shows_sizes_and_the_file_name(qtbot, runner):
+    """Bytes read as sizes, and the bar counts kB so a file over 2 GB still fits its range."""
+    widget = JobStatusWidget(runner)
+    qtbot.addWidget(widget)
+    release = threading.Event()
+
+    def job(ctx):
+        ctx.report("download", 1_500_000, 3_300_000_000, "vit_b_16-c867db91.pth")
+        release.wait(10)
+
+    handle = runner.submit(job, title="Download weights")
+    try:
+        qtbot.waitUntil(lambda: widget.progress_bar.maximum() == 3_300_000, timeout=10_000)
+        assert widget.label.text() == "Download weights: downloading — vit_b_16-c867db91.pth"
+        assert widget.progress_bar.value() == 1_500
+        assert widget.progress_bar.format() == "1.5 MB / 3.30 GB"
+    finally:
+        release.set()
+        with qtbot.waitSignal(handle.finished, timeout=10_000):
+            pass

@@ -1,0 +1,33 @@
+"""`facelab train` options: only what the user typed reaches the run's settings."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.cli_training import add_train_options, config_from_args, given_train_settings
+from engine.training.config import TrainConfig
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_train_options(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_untyped_options_are_not_settings():
+    assert given_train_settings(_parse()) == {}
+    assert given_train_settings(_parse("--epochs", "20", "--lr", "0.001")) == {
+        "epochs": 20, "lr": 0.001}
+
+
+def test_names_and_values_are_translated_to_the_config():
+    given = given_train_settings(_parse("--early-stopping", "0", "--scratch", "--freeze-epochs", "2"))
+    assert given == {"early_stopping_patience": None, "pretrained": False, "freeze_epochs": 2}
+
+
+def test_config_from_args_fills_in_the_defaults():
+    config = config_from_args("customcnn1", _parse("--epochs", "3"))
+    assert config == TrainConfig(arch="customcnn1", epochs=3, pretrained=False)
+    # resnet18 has pretrained weights to start from: the default unless --scratch.
+    assert config_from_args("resnet18", _parse()).pretrained is True
+    assert config_from_args("resnet18", _parse("--scratch")).pretrained is False
