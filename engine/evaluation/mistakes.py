@@ -36,12 +36,12 @@ from engine.catalog import CatalogError
 from engine.data.cache import load_face_tensors
 from engine.evaluation.label_issues import rank_label_issues, stratified_folds
 from engine.project import Project
-from engine.tasks import Cancelled, TaskContext, null_context
+from engine.tasks import Cancelled, Stage, TaskContext, null_context
 
 log = logging.getLogger(__name__)
 
 QUICK = "quick"
-STAGE = "mistakes"
+STAGE = Stage.MISTAKES
 # The quick model's input: the cached crops at this size, in grey.
 QUICK_IMAGE_SIZE = 64
 THUMBNAIL_SIZE = 24

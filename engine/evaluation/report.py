@@ -26,11 +26,11 @@ from engine.evaluation import report_charts as charts
 from engine.evaluation.metrics import EvaluationReport, SamplePrediction
 from engine.project import Project
 from engine.storage import atomic_write_bytes
-from engine.tasks import TaskContext, null_context
+from engine.tasks import Stage, TaskContext, null_context
 
 log = logging.getLogger(__name__)
 
-STAGE = "report"
+STAGE = Stage.REPORT
 SAMPLE_IMAGE_MAX = 160  # pixels stored per sample face (shown at 112: sharp on HiDPI)
 # Config keys a reader needs first; the rest follow in the table's second part.
 _KEY_SETTINGS = ("arch", "epochs", "batch_size", "lr", "optimizer", "augment", "pretrained",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from engine.catalog import CatalogError, EpochRecord, RunRecord
-from engine.catalog.runs import resume_refusal
+from engine.catalog.runs import RunStatus, resume_refusal
 from engine.data.cache import load_face_tensors
 from engine.data.embeddings import EmbeddingCache
 from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split, run_split
@@ -182,7 +182,7 @@ def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, ca
     report = None
     # A cancelled run is not evaluated: the user asked to stop (`facelab evaluate` can
     # still score its best checkpoint later).
-    if evaluate and finished.status in ("completed", "early_stopped"):
+    if evaluate and RunStatus(finished.status).trained_to_the_end:
         from engine.evaluation.runs import evaluate_run
 
         report = evaluate_run(project, run_id, ctx=ctx)

@@ -23,14 +23,14 @@ import numpy as np
 from engine.data.augment import PRESETS
 from engine.data.splits import DEFAULT_SPLIT, ensure_split
 from engine.project import Project
-from engine.tasks import TaskContext, null_context
+from engine.tasks import Stage, TaskContext, null_context
 from engine.training.config import TrainConfig
 from engine.training.events import TrainingEvent
 from engine.training.runner import train_run
 
 log = logging.getLogger(__name__)
 
-STAGE = "sweep"
+STAGE = Stage.SWEEP
 
 
 @dataclass(frozen=True)
