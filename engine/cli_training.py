@@ -13,6 +13,7 @@ from engine.cli import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, cli_task, open_proje
 def add_train_options(p: argparse.ArgumentParser) -> None:
     """Options shared by train, compare and sweep (defaults: TrainConfig's)."""
     from engine.data.augment_presets import PRESETS
+    from engine.ingest.align import FACE_FRAMINGS
     from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS, SCHEDULERS, TrainConfig
 
     d = TrainConfig(arch="customcnn1")
@@ -33,6 +34,9 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--freeze-epochs", type=int, default=d.freeze_epochs,
                    help="transfer learning: train only the new head for N epochs, then "
                         "fine-tune everything with a lower learning rate")
+    g.add_argument("--face-framing", choices=FACE_FRAMINGS, default=d.face_framing,
+                   help="faces as square crops around the detector's box, or aligned on "
+                        "their eyes, nose and mouth (default: the architecture's own)")
     g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1, mps")
     g.add_argument("--seed", type=int, default=d.seed)
     weights = g.add_mutually_exclusive_group()
@@ -54,7 +58,8 @@ def config_from_args(arch: str, args: argparse.Namespace):
         label_smoothing=args.label_smoothing, dropout=args.dropout, augment=args.augment,
         early_stopping_patience=args.early_stopping or None,
         class_weighting=args.class_weighting, freeze_epochs=args.freeze_epochs,
-        device=args.device, seed=args.seed, pretrained=pretrained)
+        face_framing=getattr(args, "face_framing", None), device=args.device, seed=args.seed,
+        pretrained=pretrained)
 
 
 class EpochPrinter:

@@ -27,6 +27,7 @@ def evaluate_run(project: Project, run_id: str, subset: str = "test",
                  ctx: TaskContext | None = None, device: str = "auto") -> EvaluationReport:
     """Predict every face of the run's split subset with its best model; store the report."""
     from engine.data.splits import ensure_split
+    from engine.training.config import run_alignment
     from engine.training.device import resolve_device
     from engine.training.inference import load_trained_model, predict_probs
 
@@ -45,7 +46,9 @@ def evaluate_run(project: Project, run_id: str, subset: str = "test",
     pairs = [(f, index_of[p]) for f, p in split.subset(subset) if p in index_of]
     if not pairs:
         raise CatalogError(f"The {subset} subset has no faces of the run's persons")
-    x = load_face_tensors(project, [f for f, _ in pairs], trained.spec.input_size, ctx)
+    # The faces framed as the run was trained on them (crops, or aligned chips).
+    x = load_face_tensors(project, [f for f, _ in pairs], trained.spec.input_size, ctx,
+                          alignment=run_alignment(trained.config))
     probs = predict_probs(trained.model, x, trained.spec,
                           device=next(trained.model.parameters()).device)
     report = evaluate_predictions([label for _, label in pairs], probs, trained.class_names,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from engine.ingest.align import FACE_FRAMINGS
 from engine.models.errors import UnknownArchitectureError
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,15 @@ class ArchSpec:
     pretrained_dataset: str | None = None
     # Renames keys of an upstream weights file to this model's keys (old layouts, wrappers).
     adapt_state_dict: StateDictAdapter | None = None
+    # How the faces it is trained and used on are framed: "crop", the square crop around
+    # the detector's box; "aligned", a chip with the eyes, nose and mouth at fixed places
+    # (engine/ingest/align.py). A run records the framing it was trained with.
+    face_framing: str = "crop"
 
     def __post_init__(self) -> None:
+        if self.face_framing not in FACE_FRAMINGS:
+            raise ValueError(f"{self.name}: face_framing must be one of {FACE_FRAMINGS}, "
+                             f"not {self.face_framing!r}")
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, not {self.family!r}")
         if self.pretrained_source not in (None, *PRETRAINED_SOURCES):

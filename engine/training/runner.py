@@ -18,12 +18,18 @@ from engine.catalog import CatalogError, EpochRecord, RunRecord
 from engine.data.cache import load_face_tensors
 from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split
 from engine.evaluation.metrics import EvaluationReport
+from engine.ingest.align import AlignSettings
 from engine.models import get_spec, weight_search_dirs, weights_status
 from engine.models.errors import WeightsUnavailableError
 from engine.project import Project
 from engine.storage import remove_stale_temps
 from engine.tasks import TaskContext, null_context
-from engine.training.config import TrainConfig, model_input_size
+from engine.training.config import (
+    TrainConfig,
+    model_input_size,
+    run_alignment,
+    with_resolved_framing,
+)
 from engine.training.events import EpochEnded, RunFinished, TrainingEvent
 from engine.training.trainer import LAST_CHECKPOINT, TrainData, Trainer
 
@@ -51,11 +57,11 @@ def _class_names(catalog, split: SplitData) -> tuple[list[str], dict[int, int]]:
     return [names[p] for p in present], {p: i for i, p in enumerate(present)}
 
 
-def _tensors(project: Project, pairs, index_of: dict[int, int], size: int, ctx):
+def _tensors(project: Project, pairs, index_of: dict[int, int], size: int, ctx, alignment):
     import torch
 
     kept = [(f, index_of[p]) for f, p in pairs if p in index_of]
-    x = load_face_tensors(project, [f for f, _ in kept], size, ctx)
+    x = load_face_tensors(project, [f for f, _ in kept], size, ctx, alignment=alignment)
     y = torch.tensor([label for _, label in kept], dtype=torch.int64)
     return x, y, [f for f, _ in kept]
 
@@ -79,15 +85,18 @@ class _CatalogRecorder:
 
 
 def prepare_data(project: Project, split: SplitData, persons: Sequence[str] | None,
-                 size: int, ctx: TaskContext) -> tuple[TrainData, list[str]]:
+                 size: int, ctx: TaskContext, alignment: AlignSettings | None = None
+                 ) -> tuple[TrainData, list[str]]:
+    """The split's training and validation faces as tensors: square crops, or chips
+    aligned with ``alignment`` (see run_alignment)."""
     catalog = project.catalog
     if persons is None:
         persons, index_of = _class_names(catalog, split)
     else:
         ids = {p.name: p.id for p in catalog.persons()}
         index_of = {ids[name]: i for i, name in enumerate(persons) if name in ids}
-    train_x, train_y, _ = _tensors(project, split.train, index_of, size, ctx)
-    val_x, val_y, _ = _tensors(project, split.val, index_of, size, ctx)
+    train_x, train_y, _ = _tensors(project, split.train, index_of, size, ctx, alignment)
+    val_x, val_y, _ = _tensors(project, split.val, index_of, size, ctx, alignment)
     return TrainData(train_x, train_y, val_x, val_y, tuple(persons)), list(persons)
 
 
@@ -104,8 +113,11 @@ def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAUL
             raise WeightsUnavailableError(status.message + " Or train from scratch (--scratch).",
                                           arch=config.arch, filename=status.filename,
                                           search_dirs=weight_search_dirs())
+    # Written out before the run is recorded: the run says which faces it was trained on.
+    config = with_resolved_framing(config)
     split = ensure_split(project.catalog, split_name)
-    data, persons = prepare_data(project, split, None, model_input_size(config), ctx)
+    data, persons = prepare_data(project, split, None, model_input_size(config), ctx,
+                                 run_alignment(config))
     run_id = new_run_id(config.arch)
     run_dir = project.runs_dir / run_id
     project.catalog.runs.create(run_id=run_id, arch=config.arch, split_id=split.split.id,
@@ -124,7 +136,8 @@ def resume_run(project: Project, run_id: str, *,
         raise CatalogError(f"Run {run_id} already finished ({record.status}); nothing to resume")
     config = TrainConfig.from_dict(record.config)
     split = _split_of(project, record)
-    data, _ = prepare_data(project, split, record.persons, model_input_size(config), ctx)
+    data, _ = prepare_data(project, split, record.persons, model_input_size(config), ctx,
+                           run_alignment(config))
     project.catalog.runs.set_running(run_id)
     run_dir = project.resolve(record.run_dir)
     remove_stale_temps(run_dir)  # half-written checkpoints of a killed process
