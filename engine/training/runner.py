@@ -134,7 +134,10 @@ def resume_run(project: Project, run_id: str, *,
     record = project.catalog.runs.get(run_id)
     if record.status in ("completed", "early_stopped"):
         raise CatalogError(f"Run {run_id} already finished ({record.status}); nothing to resume")
-    config = TrainConfig.from_dict(record.config)
+    # A run recorded before framings existed was trained on crops, whatever its
+    # architecture asks for now.
+    config = with_resolved_framing(TrainConfig.from_dict({"face_framing": "crop",
+                                                          **record.config}))
     split = _split_of(project, record)
     data, _ = prepare_data(project, split, record.persons, model_input_size(config), ctx,
                            run_alignment(config))
