@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine.cli import main as cli_main
 from engine.data.cache import load_face_tensors
 from engine.ingest import crop_pending, import_paths
 from engine.ingest.align import (TEMPLATE_150, AlignSettings, ensure_chips, face_chip,
@@ -170,6 +171,45 @@ def test_chips_are_resumable_after_a_cancel(celeb):
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in first.items())
 
 
+KILLED_ALIGNING = """
+import os, signal, sys
+from engine.ingest.align import AlignSettings, ensure_chips
+from engine.project import Project
+from engine.tasks import TaskContext
+
+def die_after_five(progress):
+    if progress.done >= 5:
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no finally: as a power cut
+
+with Project.open(sys.argv[1]) as project:
+    ensure_chips(project, project.catalog.faces(), AlignSettings(), TaskContext(die_after_five))
+"""
+
+
+@pytest.mark.slow
+def test_chips_are_resumable_after_a_kill(celeb):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = celeb.root
+    faces = celeb.catalog.faces()
+    celeb.close()  # the killed process opens it for writing
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    killed = subprocess.run([sys.executable, "-c", KILLED_ALIGNING, str(root)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    cut = list((root / "aligned").rglob("*.jpg"))
+    assert 0 < len(cut) < len(faces)
+    for path in cut:  # whole chips only: a chip is written to a temp, then renamed
+        with Image.open(path) as chip:
+            chip.load()
+    with Project.open(root) as project:  # the lock of the killed process is stale
+        paths = ensure_chips(project, project.catalog.faces(), AlignSettings())
+    assert len(paths) == len(faces) and all(p.exists() for p in paths.values())
+
+
 @pytest.mark.slow
 def test_other_settings_or_a_changed_photo_give_fresh_chips(datasets, tmp_path):
     folder = tmp_path / "photos" / "Tony_Blair"
@@ -203,7 +243,7 @@ def test_other_settings_or_a_changed_photo_give_fresh_chips(datasets, tmp_path):
 
 
 @pytest.mark.slow
-def test_haar_faces_and_whole_images_fall_back_and_are_counted(datasets, tmp_path):
+def test_haar_faces_and_whole_images_fall_back_and_are_counted(datasets, tmp_path, capsys):
     folder = tmp_path / "photos" / "Serena_Williams"
     folder.mkdir(parents=True)
     for path in sorted((datasets / "lfw20" / "Serena_Williams").glob("*.jpg"))[:2]:
@@ -219,3 +259,6 @@ def test_haar_faces_and_whole_images_fall_back_and_are_counted(datasets, tmp_pat
         assert stats["aligned_faces"] == 0 and stats["unaligned_faces"] == len(faces)
         x = load_face_tensors(project, [f.id for f in faces], 64, alignment=AlignSettings())
         assert x.shape == (len(faces), 3, 64, 64)
+    assert cli_main(["stats", str(tmp_path / "project")]) == 0
+    assert (f"0 face(s) with landmarks to align, {len(faces)} framed by a centred crop"
+            in capsys.readouterr().out)
