@@ -141,7 +141,13 @@ def run_alignment(config: TrainConfig | Mapping[str, Any]):
         )
 
         framing = get_spec(values["arch"]).face_framing
-    return AlignSettings.from_dict(values.get("alignment")) if framing == "aligned" else None
+    if framing != "aligned":
+        return None
+    if values.get("alignment") is not None:
+        return AlignSettings.from_dict(values["alignment"])
+    # Chips at least dlib's 150 px, and as large as the model's input: a larger model
+    # gets the detail of the photo rather than a 150 px chip scaled up.
+    return AlignSettings(chip_size=max(AlignSettings().chip_size, model_input_size(values)))
 
 
 def with_resolved_framing(config: TrainConfig) -> TrainConfig:

@@ -152,6 +152,9 @@ def test_old_runs_stay_on_crops_and_framing_settings_are_checked():
     assert run_alignment({"arch": ALIGNED_ARCH, "face_framing": None}) == AlignSettings()
     resolved = with_resolved_framing(TrainConfig(arch=ALIGNED_ARCH))
     assert resolved.face_framing == "aligned" and resolved.alignment == AlignSettings().to_dict()
+    # Chips are never smaller than dlib's 150 px, and as large as a larger model's input.
+    assert run_alignment(TrainConfig(arch=ALIGNED_ARCH, input_size=224)).chip_size == 224
+    assert run_alignment(TrainConfig(arch=ALIGNED_ARCH, input_size=96)).chip_size == 150
     assert with_resolved_framing(TrainConfig(arch=ALIGNED_ARCH, face_framing="crop")
                                  ).alignment is None
     with pytest.raises(ValueError, match="face_framing"):
