@@ -164,3 +164,23 @@ def test_old_runs_stay_on_crops_and_framing_settings_are_checked():
     with pytest.raises(ValueError, match="face_framing"):
         models.ArchSpec(name="x", display_name="x", description="x", input_size=32,
                         mean=(0, 0, 0), std=(1, 1, 1), family="cnn", face_framing="tilted")
+
+
+def test_a_run_recorded_before_framings_resumes_on_crops(project):
+    """Its architecture asks for aligned faces now, but the run learnt on crops."""
+    from engine.data.splits import ensure_split
+    from engine.training.runner import resume_run
+
+    split = ensure_split(project.catalog)
+    legacy = TrainConfig(arch=ALIGNED_ARCH, epochs=1, batch_size=16, augment="none",
+                         early_stopping_patience=None).to_dict()
+    del legacy["face_framing"], legacy["alignment"]
+    persons = sorted(project.catalog.person_counts())
+    project.catalog.runs.create(run_id="legacy-run", arch=ALIGNED_ARCH, split_id=split.split.id,
+                                config=legacy, persons=persons,
+                                run_dir=project.stored_path(project.runs_dir / "legacy-run"))
+    result = resume_run(project, "legacy-run", evaluate=False)
+    assert result.finished.status == "completed"
+    trained = load_trained_model(run_checkpoint(project, "legacy-run"))
+    assert trained.config["face_framing"] == "crop" and run_alignment(trained.config) is None
+    assert Predictor.from_run(project, "legacy-run", device="cpu").alignment is None
