@@ -166,6 +166,18 @@ def test_old_runs_stay_on_crops_and_framing_settings_are_checked():
                         mean=(0, 0, 0), std=(1, 1, 1), family="cnn", face_framing="tilted")
 
 
+def test_facelab_train_takes_the_framing():
+    import argparse
+
+    from engine.cli_training import add_train_options, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_train_options(parser)
+    assert config_from_args(ALIGNED_ARCH, parser.parse_args([])).face_framing is None
+    assert config_from_args("resnet18", parser.parse_args(
+        ["--face-framing", "aligned"])).face_framing == "aligned"
+
+
 def test_a_run_recorded_before_framings_resumes_on_crops(project):
     """Its architecture asks for aligned faces now, but the run learnt on crops."""
     from engine.data.splits import ensure_split
