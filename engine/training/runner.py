@@ -26,6 +26,7 @@ from engine.project import Project
 from engine.storage import remove_stale_temps
 from engine.tasks import TaskContext, null_context
 from engine.training.config import TrainConfig, model_input_size
+from engine.training.embedding import pretrained_embedding_cache
 from engine.training.events import EpochEnded, RunFinished, TrainingEvent
 from engine.training.trainer import LAST_CHECKPOINT, TrainData, Trainer
 
@@ -150,11 +151,7 @@ def _embedding_cache(project: Project, config: TrainConfig) -> EmbeddingCache | 
     """
     if get_spec(config.arch).embedder_path is None or not config.pretrained:
         return None
-    status = weights_status(config.arch)
-    if status.path is None:
-        return None
-    weights = f"{status.path.name}-{status.path.stat().st_size}"
-    return EmbeddingCache.for_backbone(project.root, config.arch, weights, model_input_size(config))
+    return pretrained_embedding_cache(project.root, config.arch, model_input_size(config))
 
 
 def _split_of(project: Project, record: RunRecord) -> SplitData:
