@@ -294,16 +294,20 @@ def face_network_features(project: Project, face_ids: list[int], ctx: TaskContex
     import torch
 
     from engine.models import build_model, get_spec
+    from engine.training.config import (TrainConfig, model_input_size, run_alignment,
+                                        with_resolved_framing)
     from engine.training.embedding import FaceEmbedder, pretrained_embedding_cache
 
     spec = get_spec(FACE_NETWORK_ARCH)
-    images = load_face_tensors(project, face_ids, spec.input_size, ctx)
+    # The faces framed as a run of the network sees them (aligned chips).
+    config = with_resolved_framing(TrainConfig(arch=FACE_NETWORK_ARCH))
+    size = model_input_size(config)
+    images = load_face_tensors(project, face_ids, size, ctx, alignment=run_alignment(config))
     device = torch.device("cpu")  # 128 numbers per face: a GPU would not pay for its start
     model = build_model(FACE_NETWORK_ARCH, 2, pretrained=True)
     embed = FaceEmbedder(model, FACE_NETWORK_ARCH, torch.tensor(spec.mean).view(1, 3, 1, 1),
                          torch.tensor(spec.std).view(1, 3, 1, 1), device,
-                         pretrained_embedding_cache(project.root, FACE_NETWORK_ARCH,
-                                                    spec.input_size))
+                         pretrained_embedding_cache(project.root, FACE_NETWORK_ARCH, size))
     features = embed(images, ctx, "labelled")
     if features is None:
         raise Cancelled()

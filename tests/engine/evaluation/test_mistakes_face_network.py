@@ -19,6 +19,8 @@ from engine.evaluation.mistakes import (FACE_NETWORK, FACE_NETWORK_ARCH, QUICK, 
                                         stored_basis)
 from engine.models import get_spec, register_architecture
 from engine.models.errors import WeightsUnavailableError
+from engine.training.config import (TrainConfig, model_input_size, run_alignment,
+                                    with_resolved_framing)
 from engine.training.embedding import pretrained_embedding_cache
 
 pytestmark = pytest.mark.slow
@@ -75,10 +77,12 @@ def test_planted_mistakes_are_all_flagged_by_the_face_network(five_celeb):
 
     # The faces' descriptors were kept in the project's embedding cache (the one training
     # runs use), so the next search, or a Face ResNet run, does not compute them again.
-    size = get_spec(FACE_NETWORK_ARCH).input_size
+    config = with_resolved_framing(TrainConfig(arch=FACE_NETWORK_ARCH))
+    size = model_input_size(config)
     faces = [f for f, _, _ in project.catalog.labelled_faces()]
     cache = pretrained_embedding_cache(project.root, FACE_NETWORK_ARCH, size)
-    _, found = cache.lookup(image_keys(load_face_tensors(project, faces, size)))
+    chips = load_face_tensors(project, faces, size, alignment=run_alignment(config))
+    _, found = cache.lookup(image_keys(chips))
     assert found.all()
 
 
