@@ -34,6 +34,9 @@ def cmd_mistakes(args) -> int:
                           "seconds": basis.seconds, "mistakes": rows}, ensure_ascii=False))
         return EXIT_OK
     print(reliability_text(basis))
+    if not rows:
+        print("No suspicious labels: the labels look consistent.")
+        return EXIT_OK
     print(f"{len(rows)} suspicious label(s), most suspicious first:")
     for r in rows:
         print(f"  face {r['face_id']:<6} {r['score']:.2f}  labelled {r['given']!r}, looks like "

@@ -43,8 +43,12 @@ import numpy as np
 
 from engine.catalog import CatalogError
 from engine.data.cache import load_face_tensors
-from engine.evaluation.label_issues import (CONFIDENT_LEARNING, PREDICTED_NOT_GIVEN,
-                                            rank_label_issues, stratified_folds)
+from engine.evaluation.label_issues import (
+    CONFIDENT_LEARNING,
+    PREDICTED_NOT_GIVEN,
+    rank_label_issues,
+    stratified_folds,
+)
 from engine.project import Project
 from engine.tasks import Cancelled, Stage, TaskContext, null_context
 
@@ -180,8 +184,8 @@ def find_label_mistakes(project: Project, *, folds: int = 5, method: str = AUTO,
     started = time.monotonic()
     method = choose_method(method)
     if method == FACE_NETWORK:
-        from engine.models.weights import require_weights_file
         from engine.models import get_spec
+        from engine.models.weights import require_weights_file
 
         # Missing weights say how to get them now, not after the faces are loaded.
         require_weights_file(get_spec(FACE_NETWORK_ARCH))
@@ -294,8 +298,12 @@ def face_network_features(project: Project, face_ids: list[int], ctx: TaskContex
     import torch
 
     from engine.models import build_model, get_spec
-    from engine.training.config import (TrainConfig, model_input_size, run_alignment,
-                                        with_resolved_framing)
+    from engine.training.config import (
+        TrainConfig,
+        model_input_size,
+        run_alignment,
+        with_resolved_framing,
+    )
     from engine.training.embedding import FaceEmbedder, pretrained_embedding_cache
 
     spec = get_spec(FACE_NETWORK_ARCH)

@@ -14,13 +14,24 @@ from bench.label_mistakes import plant_mistakes
 from engine.cli import main as cli_main
 from engine.data.cache import load_face_tensors
 from engine.data.embeddings import image_keys
-from engine.evaluation.mistakes import (FACE_NETWORK, FACE_NETWORK_ARCH, QUICK, MistakeBasis,
-                                        choose_method, find_label_mistakes, reliability_text,
-                                        stored_basis)
+from engine.evaluation.mistakes import (
+    FACE_NETWORK,
+    FACE_NETWORK_ARCH,
+    QUICK,
+    MistakeBasis,
+    choose_method,
+    find_label_mistakes,
+    reliability_text,
+    stored_basis,
+)
 from engine.models import get_spec, register_architecture
 from engine.models.errors import WeightsUnavailableError
-from engine.training.config import (TrainConfig, model_input_size, run_alignment,
-                                    with_resolved_framing)
+from engine.training.config import (
+    TrainConfig,
+    model_input_size,
+    run_alignment,
+    with_resolved_framing,
+)
 from engine.training.embedding import pretrained_embedding_cache
 
 pytestmark = pytest.mark.slow
