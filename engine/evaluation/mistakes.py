@@ -1,10 +1,11 @@
 """Label-mistake finder: which labelled faces are probably filed under the wrong person.
 
 Every labelled face gets out-of-fold probabilities (k stratified folds: each face is
-scored by a model that never trained on it), then cleanlab's confident learning
-(:func:`engine.evaluation.label_issues.rank_label_issues`) ranks the suspicious ones.
-The ranking replaces the catalog's list of suspicious labels; verdicts the user
-already gave ("keep", "fixed") survive.
+scored by a model that never trained on it), then cleanlab
+(:func:`engine.evaluation.label_issues.rank_label_issues`) flags and ranks the
+suspicious ones. The ranking replaces the catalog's list of suspicious labels, with
+what it rests on (:class:`MistakeBasis`: the method, its out-of-fold accuracy, the
+faces and persons); verdicts the user already gave ("keep", "fixed") survive.
 
 Three kinds of model make the probabilities; ``method="auto"`` (the default, the one
 rule the app and the CLI ask: :func:`choose_method`) takes the strongest this machine
@@ -12,9 +13,13 @@ has, the face network where its weights are present, else the quick model:
 
 - ``method="face-network"``: the pretrained face network's 128-number descriptors
   (Face ResNet, engine/models/faceresnet.py; cached per face in the project, shared
-  with training runs), then a logistic regression per fold. Seconds on a CPU once the
-  faces are embedded (about a second per 30 faces the first time). Measured with
-  planted mistakes by bench/label_mistakes.py (see there and the README).
+  with training runs), on the aligned chips its runs use, then a logistic regression
+  per fold; a face is flagged when its out-of-fold guess is another person. Seconds on
+  a CPU once the faces are embedded (lfw20's 1916 faces: 47 s the first time, 3 s
+  after). Measured with 3% of the labels moved to another person
+  (bench/label_mistakes.py, 3 seeds): on lfw20 all 171 planted mistakes flagged, 92%
+  of the flagged faces planted (the quick model: 88% found, 12% planted); on 5celeb
+  12 of 12, 100% planted (quick: 92%, 22%).
 - ``method="quick"``: HOG + a small greyscale thumbnail per face, PCA, then linear
   discriminant analysis with Ledoit-Wolf shrinkage (Fisherfaces' recipe, on better
   features). No network, no weights, seconds on a CPU. Measured on this project's
