@@ -83,7 +83,7 @@ def test_planted_mistakes_are_all_flagged_by_the_face_network(five_celeb):
         (FACE_NETWORK, 118, 5, 5, len(flagged))
     assert 0.85 <= basis.oof_accuracy <= 1.0
     assert stored_basis(project) == basis
-    assert f"{basis.oof_accuracy:.0%} of 118 faces of 5 persons" in reliability_text(basis)
+    assert f"labels of {basis.oof_accuracy:.0%} of 118 faces of 5 persons" in reliability_text(basis)
 
     # The faces' descriptors were kept in the project's embedding cache (the one training
     # runs use), so the next search, or a Face ResNet run, does not compute them again.
@@ -136,10 +136,11 @@ def test_the_reliability_sentence_follows_the_out_of_fold_accuracy():
                          faces=1916, persons=62, folds=5, flagged=60, left_out_persons=0,
                          seconds=4.0, found_at=0.0)
     assert reliability_text(basis) == (
-        "Scored by the face network, which recognised 97% of 1916 faces of 62 persons it had "
-        "not trained on (5-fold cross-validation): most flagged faces should be real mistakes.")
+        "Scored by the face network, which agreed with the labels of 97% of 1916 faces of 62 "
+        "persons it had not trained on (5-fold cross-validation): most flagged faces should "
+        "be real mistakes.")
     weak = reliability_text(dataclasses.replace(basis, oof_accuracy=0.77))
-    assert "recognised 77%" in weak and "check each one" in weak
+    assert "labels of 77%" in weak and "check each one" in weak
     assert MistakeBasis.from_json(basis.to_json()) == basis
     # A list stored by an older FaceLab, or a damaged value, has no basis: not an error.
     assert MistakeBasis.from_json(None) is None

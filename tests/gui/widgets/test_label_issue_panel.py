@@ -47,7 +47,7 @@ def test_the_tab_shows_how_reliable_the_list_is(qtbot, panel, project, runner):
     basis = stored_basis(project)
     assert basis.method == "face-network"  # the default where the weights are present
     shown = panel.basis_label.text()
-    assert f"recognised {basis.oof_accuracy:.0%} of 118 faces of 5 persons" in shown
+    assert f"labels of {basis.oof_accuracy:.0%} of 118 faces of 5 persons" in shown
     assert "face network" in shown and "5-fold cross-validation" in shown
     assert "Face ResNet" in panel.basis_label.toolTip()
     listed = {panel.model.issue(r).face_id for r in range(panel.model.rowCount())}
