@@ -34,6 +34,7 @@ from engine.training.config import (
     run_alignment,
     with_resolved_framing,
 )
+from engine.training.embedding import pretrained_embedding_cache
 from engine.training.events import EpochEnded, RunFinished, TrainingEvent
 from engine.training.run_persons import match_run_persons
 from engine.training.trainer import LAST_CHECKPOINT, TrainData, Trainer
@@ -181,11 +182,7 @@ def _embedding_cache(project: Project, config: TrainConfig) -> EmbeddingCache | 
     """
     if get_spec(config.arch).embedder_path is None or not config.pretrained:
         return None
-    status = weights_status(config.arch)
-    if status.path is None:
-        return None
-    weights = f"{status.path.name}-{status.path.stat().st_size}"
-    return EmbeddingCache.for_backbone(project.root, config.arch, weights, model_input_size(config))
+    return pretrained_embedding_cache(project.root, config.arch, model_input_size(config))
 
 
 def _split_of(project: Project, record: RunRecord) -> SplitData:
