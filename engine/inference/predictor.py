@@ -7,6 +7,10 @@ cache's resize to the model's input, and the trainer's normalisation. Any step
 done differently (another margin, another resize) would show the model faces
 framed unlike those it learned from, and its confidence would mean little.
 
+A run that keeps reference embeddings of its known persons (engine/inference/
+open_set.py) judges "unknown" by distance to them (``max_distance``); other runs
+by softmax confidence (``threshold``). ``unknown_rule`` says which.
+
 The detector and the model stay loaded between calls: the webcam calls this once
 per frame. A Predictor is not thread-safe; use each from one thread at a time.
 """
@@ -24,11 +28,17 @@ import numpy as np
 import torch
 
 from engine.data.cache import model_input
+from engine.inference import open_set
 from engine.ingest.crop import CropSettings, FaceCrop, find_face_crops, project_crop_settings
 from engine.ingest.detect import FaceDetector, make_detector
 from engine.project import Project
 from engine.training.device import resolve_device
-from engine.training.inference import TrainedModel, load_trained_model, predict_probs
+from engine.training.inference import (
+    TrainedModel,
+    load_trained_model,
+    predict_probs,
+    predict_probs_and_features,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +56,8 @@ class Classification:
     confidence: float    # the highest softmax probability
     is_unknown: bool
     top: tuple[tuple[str, float], ...]  # (person, probability), most likely first
+    # Runs with reference embeddings: the distance to the named person's nearest known face.
+    distance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class FacePrediction:
     is_unknown: bool
     top: tuple[tuple[str, float], ...]
     whole_image: bool
+    distance: float | None = None  # see Classification.distance
 
 
 def _check_threshold(threshold: float) -> float:
@@ -70,8 +83,15 @@ def _check_threshold(threshold: float) -> float:
 
 class Predictor:
     def __init__(self, trained: TrainedModel, crop_settings: CropSettings, *,
-                 threshold: float = 0.5, device: torch.device | str = "cpu") -> None:
+                 threshold: float = 0.5, device: torch.device | str = "cpu",
+                 references: open_set.References | None = None,
+                 max_distance: float | None = None) -> None:
         self.trained = trained
+        # Known persons' embeddings: "unknown" by distance (None: by confidence).
+        self.references = references
+        self.max_distance = open_set.check_max_distance(
+            open_set.default_max_distance(trained.spec.name) if max_distance is None
+            else max_distance) if references is not None else None
         self.crop_settings = crop_settings
         self.threshold = _check_threshold(threshold)
         self.device = torch.device(device)
@@ -79,21 +99,34 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, crop_settings: CropSettings, *,
-                        threshold: float = 0.5, device: str = "auto") -> "Predictor":
-        """A predictor for a checkpoint file (loaded safely: plain data and tensors only)."""
+                        threshold: float = 0.5, device: str = "auto",
+                        max_distance: float | None = None) -> "Predictor":
+        """A predictor for a checkpoint file (loaded safely: plain data and tensors only),
+        with the reference embeddings saved beside it when there are any."""
         _check_threshold(threshold)  # before the slow part
+        if max_distance is not None:
+            open_set.check_max_distance(max_distance)
         resolved = resolve_device(device)
-        return cls(load_trained_model(path, device=resolved), crop_settings,
-                   threshold=threshold, device=resolved)
+        trained = load_trained_model(path, device=resolved)
+        references = None
+        if trained.spec.same_person_distance is not None:
+            references = open_set.load_references(Path(path).parent, len(trained.class_names))
+        return cls(trained, crop_settings, threshold=threshold, device=resolved,
+                   references=references, max_distance=max_distance)
 
     @classmethod
     def from_run(cls, project: Project, run_id: str, *, threshold: float = 0.5,
-                 device: str = "auto") -> "Predictor":
+                 device: str = "auto", max_distance: float | None = None) -> "Predictor":
         """The best model of a project's run, cropping faces with the project's settings."""
         from engine.evaluation.runs import run_checkpoint
 
         return cls.from_checkpoint(run_checkpoint(project, run_id), project_crop_settings(project),
-                                   threshold=threshold, device=device)
+                                   threshold=threshold, device=device, max_distance=max_distance)
+
+    @property
+    def unknown_rule(self) -> str:
+        """open_set.DISTANCE (``max_distance`` decides) or open_set.CONFIDENCE (``threshold``)."""
+        return open_set.CONFIDENCE if self.references is None else open_set.DISTANCE
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -131,8 +164,14 @@ class Predictor:
             return []
         batch = np.stack([model_input(crop, self.input_size) for crop in rgb_crops])
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
-        probs = predict_probs(self.trained.model, x, self.trained.spec, device=self.device)
-        return [self._classify(row) for row in probs]
+        if self.references is None:
+            probs = predict_probs(self.trained.model, x, self.trained.spec, device=self.device)
+            return [self._classify(row) for row in probs]
+        probs, features = predict_probs_and_features(self.trained.model, x, self.trained.spec,
+                                                     device=self.device)
+        distances = self.references.person_distances(features, len(self.class_names))
+        return [self._classify(row, person_distances)
+                for row, person_distances in zip(probs, distances)]
 
     def predict_image(self, image: str | os.PathLike | np.ndarray) -> list[FacePrediction]:
         """Find, crop and name every face of a photo (a path, or an RGB uint8 array)."""
@@ -141,13 +180,15 @@ class Predictor:
         return [FacePrediction(box=face.box, landmarks=face.landmarks, score=face.score,
                                person=label.person, confidence=label.confidence,
                                is_unknown=label.is_unknown, top=label.top,
-                               whole_image=face.whole_image)
+                               whole_image=face.whole_image, distance=label.distance)
                 for face, label in zip(faces, labels)]
 
-    def _classify(self, probs: np.ndarray) -> Classification:
+    def _classify(self, probs: np.ndarray,
+                  person_distances: np.ndarray | None = None) -> Classification:
         order = np.argsort(-probs, kind="stable")[:TOP_K]
         top = tuple((self.class_names[i], float(probs[i])) for i in order)
         best_name, confidence = top[0]
-        unknown = confidence < self.threshold
+        distance = None if person_distances is None else float(person_distances[order[0]])
+        unknown = open_set.is_unknown(confidence, distance, self.threshold, self.max_distance)
         return Classification(person=UNKNOWN if unknown else best_name, confidence=confidence,
-                              is_unknown=unknown, top=top)
+                              is_unknown=unknown, top=top, distance=distance)

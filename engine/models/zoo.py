@@ -183,6 +183,7 @@ def builtin_specs() -> list[ArchSpec]:
             # 8x8 maps (layer4's are 4x4, layer5's 2x2: too coarse to show which part of a face counted).
             gradcam_layer_path="embedder.layer3",
             embedder_path="embedder",
+            same_person_distance=faceresnet.SAME_PERSON_DISTANCE,
             adapt_state_dict=faceresnet.adapt_faceresnet_state_dict,
             convertible=dlib_weights.DLIB_FACE_WEIGHTS,
         ),

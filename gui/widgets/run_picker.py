@@ -12,6 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from engine.catalog import Catalog
+from engine.inference.open_set import CONFIDENCE, run_unknown_rule
 
 BEST_CHECKPOINT = "best.pt"
 
@@ -23,6 +24,8 @@ class RunChoice:
     status: str
     created_at: float
     accuracy: float | None  # None: not evaluated yet
+    # What decides "unknown" for its model: open_set.DISTANCE or CONFIDENCE.
+    unknown_rule: str = CONFIDENCE
 
     @property
     def evaluated(self) -> bool:
@@ -46,7 +49,7 @@ def run_choices(catalog: Catalog, root: Path) -> list[RunChoice]:
         stored = catalog.runs.evaluation(record.id)
         accuracy = float(stored["accuracy"]) if stored else None
         choices.append(RunChoice(record.id, record.arch, record.status, record.created_at,
-                                 accuracy))
+                                 accuracy, run_unknown_rule(run_dir)))
     return sorted(choices, key=lambda c: -c.created_at)
 
 
