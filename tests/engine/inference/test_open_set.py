@@ -189,3 +189,36 @@ def test_reference_embeddings_are_the_runs_own_known_faces(open_set_run):
     assert references.vectors.shape == (fitted, 128)
     assert sorted(set(references.labels.tolist())) == list(range(4))
     assert not (other / open_set.REFERENCES_FILE).exists()  # customcnn1: no embedder
+
+
+@pytest.mark.slow
+def test_the_live_pipeline_judges_by_distance_and_takes_a_new_limit_while_running(
+        open_set_run):
+    from PIL import Image
+
+    from engine.inference.camera import Frame
+    from engine.inference.live_pipeline import FramePipeline
+    from engine.inference.predictor import Predictor
+    from engine.project import Project
+
+    with Project.open(open_set_run.root, readonly=True) as project:
+        predictor = Predictor.from_run(project, open_set_run.faceresnet_run, device="cpu")
+        photos = sorted(project.resolve(p.path) for p in project.catalog.photos())
+    stranger = next(p for p in photos if p.parent.name == HELD_BACK)
+    with Image.open(stranger) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    pipeline = FramePipeline(predictor)
+    assert pipeline.unknown_rule == open_set.DISTANCE and pipeline.max_distance == 0.6
+
+    faces = pipeline.process(Frame(0, 0.0, rgb)).faces
+    assert faces and all(face.distance is not None for face in faces)
+    strangers = [face for face in faces if face.is_unknown]
+    assert strangers and strangers[0].caption().startswith("unknown (closest: ")
+    assert f"distance {strangers[0].distance:.2f}" in strangers[0].caption()
+
+    pipeline.set_max_distance(10.0)  # as the Webcam page's slider does, from its thread
+    faces = pipeline.process(Frame(1, 0.1, rgb)).faces
+    assert faces and not any(face.is_unknown for face in faces)
+    assert predictor.max_distance == 0.6  # the predictor's own limit is left as it was
+    with pytest.raises(ValueError, match="maximum distance"):
+        pipeline.set_max_distance(-1)
