@@ -7,14 +7,18 @@ person into train / val / test (70 / 10 / 20 %), and `--arch auto` trains on the
 `facelab train --arch auto` would). Then the known persons' test faces and every
 face of the held-back persons are scored by each rule:
 
-  softmax          unknown when the highest softmax probability < 0.5 (the default
-                   --threshold); the head names the face
-  distance-named   unknown when the face is farther than 0.6 (dlib's same-person
-                   distance) from every reference face of the person the head names
-  distance-nearest unknown when farther than 0.6 from every known face; the nearest
-                   known face's person names it (nearest neighbour, no head)
-  centroid-named   as distance-named, measured to the person's mean embedding
-  softmax+distance unknown when either softmax or distance-named says so
+  softmax            unknown when the highest softmax probability < 0.5 (the default
+                     --threshold); the head names the face
+  distance (FaceLab) unknown when the face is farther than the run's own limit (its
+                     default --max-distance, calibrated on its validation faces) from
+                     the mean embedding of the person the head names
+                     (engine/inference/open_set.py)
+  distance @ 0.5     the same at faceresnet's fixed fallback limit, 0.5
+  distance @ 0.6     the same at dlib's same-person distance, 0.6
+  nearest face       as FaceLab's, to the person's nearest reference face instead
+  nearest face, any  farther than the limit from every known face is unknown; the
+                     nearest known face names it (no head)
+  softmax + distance unknown when either softmax or FaceLab's distance says so
 
 Printed per rule: known faces named right (not rejected, right person), unknown
 faces rejected, and AUROC of the rule's score for known versus unknown (threshold-
@@ -41,6 +45,7 @@ import torch  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from bench.accuracy import prepare_project  # noqa: E402
+from engine.models.faceresnet import SAME_PERSON_DISTANCE  # noqa: E402
 from engine.project import Project  # noqa: E402
 
 DEFAULT_DATASET = REPO.parent.parent / "shared" / "datasets" / "lfw20"
@@ -81,26 +86,30 @@ def held_out_split(project: Project, holdout: int, seed: int) -> tuple[list[str]
     return sorted(p.name for p in persons if p.id in held), unknown_faces
 
 
-def score_rules(probs: np.ndarray, distances: np.ndarray, centroid_distances: np.ndarray,
-                truth: np.ndarray, max_distance: float) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per rule: (named index or -1 for unknown, known-ness score, ...) for every face;
-    truth is the person index, -1 for a held-back person."""
+def score_rules(probs: np.ndarray, centroid: np.ndarray, nearest: np.ndarray,
+                max_distance: float, fixed_distance: float) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Per rule: (named person index, -1 for unknown; known-ness score for AUROC) of
+    every face. ``centroid`` and ``nearest``: faces x persons distances."""
     rows = np.arange(len(probs))
     head = probs.argmax(1)
     confidence = probs.max(1)
-    named_distance = distances[rows, head]
-    nearest = distances.argmin(1)
-    nearest_distance = distances.min(1)
-    centroid_named = centroid_distances[rows, head]
     soft_unknown = confidence < CONFIDENCE_THRESHOLD
-    dist_unknown = named_distance > max_distance
+    centroid_named = centroid[rows, head]
+    nearest_named = nearest[rows, head]
+    nearest_any = nearest.min(1)
     return {
         "softmax": (np.where(soft_unknown, -1, head), confidence),
-        "distance-named": (np.where(dist_unknown, -1, head), -named_distance),
-        "distance-nearest": (np.where(nearest_distance > max_distance, -1, nearest),
-                             -nearest_distance),
-        "centroid-named": (np.where(centroid_named > max_distance, -1, head), -centroid_named),
-        "softmax+distance": (np.where(soft_unknown | dist_unknown, -1, head), None),
+        "distance (FaceLab)": (np.where(centroid_named > max_distance, -1, head),
+                               -centroid_named),
+        f"distance @ {fixed_distance}": (np.where(centroid_named > fixed_distance, -1, head),
+                                         -centroid_named),
+        "distance @ 0.6": (np.where(centroid_named > SAME_PERSON_DISTANCE, -1, head),
+                           -centroid_named),
+        "nearest face": (np.where(nearest_named > max_distance, -1, head), -nearest_named),
+        "nearest face, any": (np.where(nearest_any > max_distance, -1, nearest.argmin(1)),
+                              -nearest_any),
+        "softmax + distance": (np.where(soft_unknown | (centroid_named > max_distance), -1,
+                                        head), None),
     }
 
 
@@ -139,7 +148,8 @@ def main() -> int:
         if references is None:
             raise SystemExit(f"{config.arch} runs keep no reference embeddings: "
                              "only the softmax rule applies")
-        max_distance = default_max_distance(config.arch)
+        fixed_distance = default_max_distance(config.arch)
+        max_distance = references.max_distance or fixed_distance
         names = {p.id: p.name for p in project.catalog.persons()}
         index_of = {name: i for i, name in enumerate(trained.class_names)}
         split = project.catalog.split(SPLIT_NAME)
@@ -151,21 +161,20 @@ def main() -> int:
         probs, features = predict_probs_and_features(trained.model, x, trained.spec)
 
     persons = len(trained.class_names)
-    distances = references.person_distances(features, persons)
-    centroids = np.stack([references.vectors[references.labels == p].mean(0)
-                          for p in range(persons)])
-    centroid_distances = np.linalg.norm(features[:, None, :] - centroids[None], axis=2)
+    centroid = references.person_distances(features, persons)
+    nearest = references.nearest_distances(features, persons)
     known = truth >= 0
     print(f"\n{known.sum()} test faces of {persons} known persons, {(~known).sum()} faces "
           f"of {len(held)} held-back persons; references: {len(references.labels)} faces; "
-          f"thresholds: confidence {CONFIDENCE_THRESHOLD}, distance {max_distance}\n")
-    print(f"{'rule':<18} {'known named right':>18} {'unknown rejected':>17} {'AUROC':>7}")
-    for rule, (named, score) in score_rules(probs, distances, centroid_distances, truth,
-                                            max_distance).items():
+          f"thresholds: confidence {CONFIDENCE_THRESHOLD}, the run's own distance limit "
+          f"{max_distance:.3f}\n")
+    print(f"{'rule':<27} {'known named right':>18} {'unknown rejected':>17} {'AUROC':>7}")
+    for rule, (named, score) in score_rules(probs, centroid, nearest, max_distance,
+                                            fixed_distance).items():
         right = (named[known] == truth[known]).mean()
         rejected = (named[~known] == -1).mean()
         auroc = f"{roc_auc_score(known, score):.3f}" if score is not None else "-"
-        print(f"{rule:<18} {right:>18.1%} {rejected:>17.1%} {auroc:>7}")
+        print(f"{rule:<27} {right:>18.1%} {rejected:>17.1%} {auroc:>7}")
     return 0
 
 

@@ -32,8 +32,8 @@ def _face_line(face) -> str:
 
 def _unknown_rule_line(predictor) -> str:
     if predictor.references is not None:
-        return (f"unknown: farther than {predictor.max_distance:g} from every known face of "
-                "the named person (--max-distance)")
+        return (f"unknown: farther than {predictor.max_distance:g} from the named person's "
+                "known faces (--max-distance)")
     return f"unknown: below {confidence_text(predictor.threshold, 1)} confidence (--threshold)"
 
 
@@ -206,8 +206,8 @@ def add_unknown_options(p) -> None:
                    "'unknown' (default 0.5)")
     p.add_argument("--max-distance", type=float, default=None, metavar="D",
                    help="runs saved with reference embeddings (faceresnet): farther than D "
-                   "from every known face of the named person, a face is 'unknown' "
-                   "(default: the network's same-person distance, 0.6 for faceresnet)")
+                   "from the named person's known faces (their mean embedding), a face is "
+                   "'unknown' (default: the network's own, 0.5 for faceresnet)")
 
 
 def register(sub) -> None:

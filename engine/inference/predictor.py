@@ -89,9 +89,13 @@ class Predictor:
         self.trained = trained
         # Known persons' embeddings: "unknown" by distance (None: by confidence).
         self.references = references
-        self.max_distance = open_set.check_max_distance(
-            open_set.default_max_distance(trained.spec.name) if max_distance is None
-            else max_distance) if references is not None else None
+        if references is None:
+            self.max_distance = None
+        elif max_distance is not None:
+            self.max_distance = open_set.check_max_distance(max_distance)
+        else:  # the run's own limit, else the architecture's
+            self.max_distance = references.max_distance if references.max_distance is not None \
+                else open_set.default_max_distance(trained.spec.name)
         self.crop_settings = crop_settings
         self.threshold = _check_threshold(threshold)
         self.device = torch.device(device)
@@ -109,7 +113,7 @@ class Predictor:
         resolved = resolve_device(device)
         trained = load_trained_model(path, device=resolved)
         references = None
-        if trained.spec.same_person_distance is not None:
+        if trained.spec.unknown_distance is not None:
             references = open_set.load_references(Path(path).parent, len(trained.class_names))
         return cls(trained, crop_settings, threshold=threshold, device=resolved,
                    references=references, max_distance=max_distance)

@@ -188,15 +188,13 @@ def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, ca
 def _save_references(project: Project, config: TrainConfig, data: TrainData, run_id: str) -> None:
     """The known persons' faces (training and validation) embedded by the run's best
     model, beside its checkpoints: what `engine.inference.open_set` measures unknown
-    faces against. Only for architectures with a meaningful same-person distance."""
-    import torch
-
+    faces against. Only for architectures that judge unknown faces by distance (`unknown_distance`)."""
     from engine.inference.open_set import compute_references, save_references
     from engine.training.device import resolve_device
     from engine.training.inference import load_trained_model
     from engine.training.trainer import BEST_CHECKPOINT
 
-    if get_spec(config.arch).same_person_distance is None:
+    if get_spec(config.arch).unknown_distance is None:
         return
     run_dir = project.resolve_inside(project.catalog.runs.get(run_id).run_dir)
     if not (run_dir / BEST_CHECKPOINT).exists():
@@ -208,8 +206,8 @@ def _save_references(project: Project, config: TrainConfig, data: TrainData, run
     cache = _embedding_cache(project, config) if config.freeze_epochs >= config.epochs else None
     try:
         references = compute_references(
-            trained.model, config.arch, torch.cat([data.train_x, data.val_x]),
-            torch.cat([data.train_y, data.val_y]), device, cache)
+            trained.model, config.arch, (data.train_x, data.train_y), (data.val_x, data.val_y),
+            device, len(trained.class_names), cache)
         save_references(run_dir, references)
     except (OSError, RuntimeError, ValueError) as error:  # the run itself is done and kept
         log.warning("Run %s: no reference embeddings saved (%s); its unknown faces are "

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QLabel, QPushButton, QSlider, QToolButton, QVBoxLayout, QWidget)
 
 from engine.inference.camera import CameraInfo
-from engine.inference.open_set import CONFIDENCE, DISTANCE
+from engine.inference.open_set import CONFIDENCE, DISTANCE, FACE_RESNET_MAX_DISTANCE
 from engine.inference.snapshot import PREDICTED
 from gui.jobs import JobHandle, JobState
 from gui.jobs import webcam_jobs as jobs
@@ -45,21 +45,19 @@ VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All 
 NO_RUN_TEXT = ("No trained run yet: the live view names people with a trained model. "
                "<a href='train'>Train one on the Train page</a>, then come back.")
 IDLE_TEXT = "Choose a run and a source, then press Start."
-# The unknown control per rule: slider range and start, what it says (see _apply_rule).
-# Distances are in hundredths on the slider; 1.5 is far beyond any same-person pair.
+# The unknown control per rule: slider range, what it says (see _apply_rule). Distances
+# are in hundredths on the slider; 1.5 is far beyond any same-person pair.
 SLIDER_RANGE = {CONFIDENCE: (0, 100), DISTANCE: (0, 150)}
-SLIDER_DEFAULT = {CONFIDENCE: 50, DISTANCE: 60}
 THRESHOLD_HINT = {
     CONFIDENCE: "Below this confidence a face is “unknown”. The mark on each face's bar "
                 "shows where the threshold is.",
     DISTANCE: "This run compares each face with the known persons' faces: farther than this "
-              "from every face of the person it looks like, a face is “unknown” (0.6 is the "
-              "network's same-person distance). The bar shows the distance; its mark, the "
-              "limit.",
+              "from the faces of the person it looks like, a face is “unknown”. The bar "
+              "shows the distance; its mark, the limit.",
 }
 THRESHOLD_TOOLTIP = {
     CONFIDENCE: "Faces the model is less sure about than this are shown as “unknown”",
-    DISTANCE: "Faces farther than this from every known face of the person they look like "
+    DISTANCE: "Faces farther than this from the known faces of the person they look like "
               "are shown as “unknown”",
 }
 ENDINGS = {"stopped": "Stopped.", "cancelled": "Stopped.", "end of video": "The video ended.",
@@ -90,9 +88,11 @@ class WebcamPage(QWidget):
         self._cameras_probed = False
         # The frame on screen: the newest while live, the last one (frozen) after Stop.
         self._shown_frame: jobs.LiveFrame | None = None
-        # The chosen run's unknown rule, and the slider's position for each rule.
+        # The chosen run's unknown rule. A confidence keeps its position across runs (and
+        # sessions); a distance starts at each run's own limit (RunChoice.max_distance).
         self._rule = CONFIDENCE
-        self._slider_values = dict(SLIDER_DEFAULT)
+        self._confidence_value = 50
+        self._distance_run: str | None = None
         self._build()
         self.feed.result_ready.connect(self._on_result_ready)
         self.feed.status_changed.connect(self._on_status)
@@ -213,9 +213,9 @@ class WebcamPage(QWidget):
 
     def save_state(self) -> QByteArray:
         """The threshold and the Grad-CAM switch, kept across sessions."""
-        self._slider_values[self._rule] = self.threshold_slider.value()
-        return QByteArray(json.dumps({"threshold": self._slider_values[CONFIDENCE],
-                                      "max_distance": self._slider_values[DISTANCE],
+        if self._rule == CONFIDENCE:
+            self._confidence_value = self.threshold_slider.value()
+        return QByteArray(json.dumps({"threshold": self._confidence_value,
                                       "gradcam": self.gradcam_check.isChecked()}).encode())
 
     def restore_state(self, blob: QByteArray) -> None:
@@ -224,12 +224,10 @@ class WebcamPage(QWidget):
             threshold, gradcam = state["threshold"], state["gradcam"]
         except (ValueError, KeyError, TypeError):
             return  # a state from another version: the defaults will do
-        distance = state.get("max_distance") if isinstance(state, dict) else None
-        for rule, value in ((CONFIDENCE, threshold), (DISTANCE, distance)):
-            if isinstance(value, int) and not isinstance(value, bool):
-                low, high = SLIDER_RANGE[rule]
-                self._slider_values[rule] = min(high, max(low, value))
-        self.threshold_slider.setValue(self._slider_values[self._rule])
+        if isinstance(threshold, int) and not isinstance(threshold, bool):
+            self._confidence_value = min(100, max(0, threshold))
+            if self._rule == CONFIDENCE:
+                self.threshold_slider.setValue(self._confidence_value)
         if isinstance(gradcam, bool):
             self.gradcam_check.setChecked(gradcam)
 
@@ -297,7 +295,7 @@ class WebcamPage(QWidget):
     def _build_side(self) -> QWidget:
         self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
         self.threshold_slider.setRange(*SLIDER_RANGE[CONFIDENCE])
-        self.threshold_slider.setValue(SLIDER_DEFAULT[CONFIDENCE])
+        self.threshold_slider.setValue(self._confidence_value)
         self.threshold_slider.setToolTip(THRESHOLD_TOOLTIP[CONFIDENCE])
         self.threshold_label = QLabel()
         self.threshold_hint = section_hint(THRESHOLD_HINT[CONFIDENCE])
@@ -406,16 +404,26 @@ class WebcamPage(QWidget):
         self.video.show_gradcam(None)  # a map of another source's face
         self._update_controls()
 
-    def _apply_rule(self, rule: str) -> None:
-        """The threshold control for the chosen run: a maximum distance for runs with
-        reference embeddings, a minimum confidence for the others."""
-        if rule == self._rule:
+    def _apply_rule(self, choice) -> None:
+        """The threshold control for the chosen run (a RunChoice): a maximum distance,
+        starting at the run's own limit, for runs with reference embeddings; a minimum
+        confidence for the others."""
+        rule = choice.unknown_rule
+        if rule == self._rule and (rule == CONFIDENCE or choice.run_id == self._distance_run):
             return
-        self._slider_values[self._rule] = self.threshold_slider.value()
+        if self._rule == CONFIDENCE:
+            self._confidence_value = self.threshold_slider.value()
         self._rule = rule
+        if rule == DISTANCE:
+            self._distance_run = choice.run_id
+            limit = FACE_RESNET_MAX_DISTANCE if choice.max_distance is None \
+                else choice.max_distance
+            value = round(limit * 100)
+        else:
+            self._distance_run, value = None, self._confidence_value
         self.threshold_slider.blockSignals(True)
         self.threshold_slider.setRange(*SLIDER_RANGE[rule])
-        self.threshold_slider.setValue(self._slider_values[rule])
+        self.threshold_slider.setValue(value)
         self.threshold_slider.blockSignals(False)
         self.threshold_slider.setToolTip(THRESHOLD_TOOLTIP[rule])
         self.threshold_hint.setText(THRESHOLD_HINT[rule])
@@ -508,7 +516,7 @@ class WebcamPage(QWidget):
         has_run = self.run_picker.current_run_id() is not None
         chosen = self.run_picker.choice(self.run_picker.current_run_id())
         if chosen is not None and not live:
-            self._apply_rule(chosen.unknown_rule)
+            self._apply_rule(chosen)
         self.run_picker.setEnabled(not live)
         self.source_combo.setEnabled(not live)
         self.video_button.setEnabled(not live)

@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from engine.inference.open_set import FACE_RESNET_MAX_DISTANCE
 from gui.theme import ACCENT_COLOUR, UNLABELLED_COLOUR
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class LiveVideoView(QWidget):
         self._faces: tuple[LiveFace, ...] = ()
         self._frame_index: int | None = None
         self._threshold = 0.5
-        self._max_distance = 0.6
+        self._max_distance = FACE_RESNET_MAX_DISTANCE
         self._stats = ""
         self._gradcam: _Inset | None = None
         self._placeholder = ""

@@ -47,8 +47,9 @@ def faceresnet_weights(weights_dir: Path):
 
 
 def _held_back_split(project) -> None:
-    """Known persons: every 4th face to test, one to validation, the rest to training;
-    the held-back person's faces: all to test."""
+    """Known persons: a quarter of the faces to test, a quarter to validation (where the
+    run finds its unknown limit), the rest to training; the held-back person's faces:
+    all to test."""
     catalog = project.catalog
     names = {p.id: p.name for p in catalog.persons()}
     wanted: dict[int, str] = {}
@@ -59,7 +60,7 @@ def _held_back_split(project) -> None:
     for person, faces in faces_of.items():
         for i, face in enumerate(sorted(faces)):
             wanted[face] = ("test" if names[person] == HELD_BACK or i % 4 == 0
-                            else "val" if i == 1 else "train")
+                            else "val" if i % 4 == 1 else "train")
     split = catalog.create_split(SPLIT, 0, 0.25, 0.1)
     catalog.add_split_members(split.id, sorted(wanted.items()))
 

@@ -1,6 +1,6 @@
 """The Webcam page's unknown control follows the chosen run: a maximum distance for a run
-saved with reference embeddings (engine/inference/open_set.py), a minimum confidence
-for the others; each keeps its own position, across runs and sessions."""
+saved with reference embeddings (engine/inference/open_set.py), starting at the run's
+own limit; a minimum confidence for the others, kept across runs and sessions."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def session(tmp_path, qapp):
             project.catalog.runs.finish(run_id, "completed", best_epoch=1, best_val_loss=0.1,
                                         best_val_acc=1.0)
         save_references(project.runs_dir / DISTANCE_RUN,
-                        References(np.zeros((2, 128), np.float32), np.array([0, 1])))
+                        References(np.zeros((2, 128), np.float32), np.array([0, 1]),
+                                   max_distance=0.4285))
     with Project.open(root) as project:
         yield ProjectSession(project)
 
@@ -55,24 +56,26 @@ def test_the_threshold_control_says_which_measure_it_sets(page):
 
     page.run_picker.select_run(DISTANCE_RUN)
     assert page.unknown_rule == DISTANCE
-    assert page.threshold_label.text() == "Unknown beyond distance: 0.60"
+    assert page.threshold_label.text() == "Unknown beyond distance: 0.43"  # the run's own
     assert "farther than this" in page.threshold_hint.text()
     assert page.threshold_slider.maximum() == 150
+    assert page.controls.max_distance == 0.43
+    page.threshold_slider.setValue(60)
     assert page.controls.max_distance == 0.6
-    page.threshold_slider.setValue(45)
-    assert page.controls.max_distance == 0.45
-    assert page.threshold_label.text() == "Unknown beyond distance: 0.45"
+    assert page.threshold_label.text() == "Unknown beyond distance: 0.60"
 
     # Back to the other run: its own position, untouched by the distance.
     page.run_picker.select_run(CONFIDENCE_RUN)
     assert page.threshold_label.text() == "Unknown below: 50%"
     assert page.threshold_slider.maximum() == 100 and page.controls.threshold == 0.5
     page.threshold_slider.setValue(70)
-    page.run_picker.select_run(DISTANCE_RUN)
-    assert page.threshold_slider.value() == 45
+    page.run_picker.select_run(DISTANCE_RUN)  # starts again at the run's own limit
+    assert page.threshold_slider.value() == 43
+    page.run_picker.select_run(CONFIDENCE_RUN)
+    assert page.threshold_label.text() == "Unknown below: 70%"
 
 
-def test_both_positions_are_kept_across_sessions(qtbot, page, session, runner, settings):
+def test_the_confidence_is_kept_across_sessions(qtbot, page, session, runner, settings):
     page.run_picker.select_run(DISTANCE_RUN)
     page.threshold_slider.setValue(80)
     page.run_picker.select_run(CONFIDENCE_RUN)
@@ -85,6 +88,6 @@ def test_both_positions_are_kept_across_sessions(qtbot, page, session, runner, s
     again.run_picker.select_run(CONFIDENCE_RUN)
     assert again.threshold_label.text() == "Unknown below: 30%"
     again.run_picker.select_run(DISTANCE_RUN)
-    assert again.threshold_label.text() == "Unknown beyond distance: 0.80"
-    assert again.controls.max_distance == 0.8
+    assert again.threshold_label.text() == "Unknown beyond distance: 0.43"
+    assert again.controls.max_distance == 0.43
     again.shutdown()
