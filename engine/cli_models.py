@@ -30,7 +30,7 @@ def _face_line(face) -> str:
     return f"  {name}{where}" + (f"  (then {others})" if others else "")
 
 
-def _unknown_rule_line(predictor) -> str:
+def unknown_rule_line(predictor) -> str:
     if predictor.references is not None:
         return (f"unknown: farther than {predictor.max_distance:g} from the named person's "
                 "known faces (--max-distance)")
@@ -44,8 +44,8 @@ def cmd_predict(args) -> int:
     with open_project(args.dir, readonly=True) as project:
         predictor = Predictor.from_run(project, args.run, threshold=args.threshold,
                                        device=args.device, max_distance=args.max_distance)
-    if not args.json:
-        print(_unknown_rule_line(predictor))
+    if not args.json:  # on stderr: stdout stays one line per image and face
+        print(unknown_rule_line(predictor), file=sys.stderr)
     results, failed = [], 0
     for image in args.images:
         try:
@@ -207,7 +207,7 @@ def add_unknown_options(p) -> None:
     p.add_argument("--max-distance", type=float, default=None, metavar="D",
                    help="runs saved with reference embeddings (faceresnet): farther than D "
                    "from the named person's known faces (their mean embedding), a face is "
-                   "'unknown' (default: the network's own, 0.5 for faceresnet)")
+                   "'unknown' (default: the run's own limit, found on its validation faces)")
 
 
 def register(sub) -> None:

@@ -6,6 +6,7 @@ import json
 import sys
 
 from engine.cli import EXIT_ERROR, EXIT_OK, cli_task, open_project
+from engine.cli_models import add_unknown_options, unknown_rule_line
 
 
 def _face_json(face) -> dict:
@@ -48,9 +49,7 @@ def cmd_webcam(args) -> int:
         with open_project(args.dir, readonly=True) as project:
             predictor = Predictor.from_run(project, args.run, threshold=args.threshold,
                                            device=args.device, max_distance=args.max_distance)
-        from engine.cli_models import _unknown_rule_line
-
-        print(_unknown_rule_line(predictor), file=sys.stderr)
+        print(unknown_rule_line(predictor), file=sys.stderr)
         loop = LiveLoop(source, FramePipeline(predictor, settings),
                         on_result=lambda r: print(_result_json(r) if args.json
                                                   else _result_line(r), flush=True),
@@ -71,7 +70,6 @@ def cmd_webcam(args) -> int:
 
 
 def register(sub) -> None:
-    from engine.cli_models import add_unknown_options
     from engine.inference.live_pipeline import LiveSettings
 
     d = LiveSettings()

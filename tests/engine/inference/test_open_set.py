@@ -202,8 +202,8 @@ def test_predict_cli_says_the_distance_and_takes_max_distance(open_set_run, caps
     assert any(face["unknown"] for face in faces)
 
     assert main(["predict", *args, "--max-distance", "10"]) == 0
-    out = capsys.readouterr().out
-    assert "farther than 10 from the named person's known faces" in out and "distance" in out
+    out, err = capsys.readouterr()
+    assert "farther than 10 from the named person's known faces" in err and "distance" in out
     assert "unknown (closest" not in out
 
     assert main(["predict", str(open_set_run.root), str(stranger), "--json",
