@@ -27,6 +27,7 @@ validation faces embedded by the best model).
 
     .venv/bin/python bench/unknown_faces.py [--dataset DIR] [--holdout 12] [--seed 0]
         [--workdir DIR (keeps the cropped project for a re-run)] [--threads 1]
+        [--face-framing crop|aligned]
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--face-framing", choices=("crop", "aligned"), default=None,
+                        help="how the faces are framed (default: the architecture's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -127,6 +130,7 @@ def main() -> int:
     from engine.evaluation.runs import run_checkpoint
     from engine.inference.open_set import default_max_distance, load_references
     from engine.training.auto import auto_config
+    from engine.training.config import run_alignment
     from engine.training.inference import load_trained_model, predict_probs_and_features
     from engine.training.runner import train_run
 
@@ -137,7 +141,8 @@ def main() -> int:
         print(f"{args.dataset.name}: held back {len(held)} persons ({', '.join(held)}); "
               f"import + crop {prepare_s:.0f} s", flush=True)
         started = time.perf_counter()
-        config, why = auto_config(project, split_name=SPLIT_NAME)
+        given = {"face_framing": args.face_framing} if args.face_framing else None
+        config, why = auto_config(project, given, split_name=SPLIT_NAME)
         print(f"train: {why}", flush=True)
         result = train_run(project, config, split_name=SPLIT_NAME, evaluate=False)
         print(f"trained {result.run_id} in {time.perf_counter() - started:.0f} s "
@@ -157,7 +162,8 @@ def main() -> int:
                       if s == "test"]
         person_of = {f.id: f.person_id for f in project.catalog.faces()}
         truth = np.array([index_of.get(names[person_of[f]], -1) for f in test_faces])
-        x = load_face_tensors(project, test_faces, trained.spec.input_size)
+        x = load_face_tensors(project, test_faces, trained.spec.input_size,
+                              alignment=run_alignment(trained.config))
         probs, features = predict_probs_and_features(trained.model, x, trained.spec)
 
     persons = len(trained.class_names)

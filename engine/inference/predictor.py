@@ -2,8 +2,10 @@
 
 A photo goes through the import's own steps: decode (EXIF rotation, colour
 conversion), face detection on a reduced decode of about ``detect_side`` pixels,
-a square crop with the project's margin cut from the full-size image, the tensor
-cache's resize to the model's input, and the trainer's normalisation. Any step
+a square crop with the project's margin cut from the full-size image (or, for a
+run trained on aligned faces, the aligned chip cut by engine/ingest/align.py with
+the run's alignment settings), the tensor cache's resize to the model's input,
+and the trainer's normalisation. Any step
 done differently (another margin, another resize) would show the model faces
 framed unlike those it learned from, and its confidence would mean little.
 
@@ -29,9 +31,16 @@ import torch
 
 from engine.data.cache import model_input
 from engine.inference import open_set
-from engine.ingest.crop import CropSettings, FaceCrop, find_face_crops, project_crop_settings
+from engine.ingest.align import AlignSettings
+from engine.ingest.crop import (
+    CropSettings,
+    FaceCrop,
+    find_face_crops,
+    project_crop_settings,
+)
 from engine.ingest.detect import FaceDetector, make_detector
 from engine.project import Project
+from engine.training.config import run_alignment
 from engine.training.device import resolve_device
 from engine.training.inference import (
     TrainedModel,
@@ -70,6 +79,9 @@ class FacePrediction:
     is_unknown: bool
     top: tuple[tuple[str, float], ...]
     whole_image: bool
+    # Run trained on aligned faces: whether this face was aligned on its landmarks
+    # (False: a centred crop stood in). Always False for runs trained on crops.
+    aligned: bool = False
     distance: float | None = None  # see Classification.distance
 
 
@@ -97,6 +109,8 @@ class Predictor:
             self.max_distance = references.max_distance if references.max_distance is not None \
                 else open_set.default_max_distance(trained.spec.name)
         self.crop_settings = crop_settings
+        # The framing the model was trained on (its run's config): None = square crops.
+        self.alignment: AlignSettings | None = run_alignment(trained.config)
         self.threshold = _check_threshold(threshold)
         self.device = torch.device(device)
         self._detector: FaceDetector | None = None  # made on first use, then kept
@@ -153,13 +167,15 @@ class Predictor:
 
     def find_faces(self, image: str | os.PathLike | np.ndarray) -> list[FaceCrop]:
         """The faces of a photo (a path, or an RGB uint8 array), left to right, cut as at
-        import; a photo with no face gives one whole-image sample.
+        import (or aligned, for a model trained on aligned faces); a photo with no face
+        gives one whole-image sample.
 
         Raises ImageReadError (with the reason) for a file that cannot be read.
         """
         if not isinstance(image, np.ndarray):
             image = Path(image)
-        return find_face_crops(image, self.crop_settings, self._face_detector())[0]
+        return find_face_crops(image, self.crop_settings, self._face_detector(),
+                               alignment=self.alignment)[0]
 
     # ------------------------------------------------------------------- predicting
     def predict_crops(self, rgb_crops: Sequence[np.ndarray]) -> list[Classification]:
@@ -184,7 +200,8 @@ class Predictor:
         return [FacePrediction(box=face.box, landmarks=face.landmarks, score=face.score,
                                person=label.person, confidence=label.confidence,
                                is_unknown=label.is_unknown, top=label.top,
-                               whole_image=face.whole_image, distance=label.distance)
+                               whole_image=face.whole_image, aligned=face.aligned,
+                               distance=label.distance)
                 for face, label in zip(faces, labels)]
 
     def _classify(self, probs: np.ndarray,

@@ -60,8 +60,6 @@ THRESHOLD_TOOLTIP = {
     DISTANCE: "Faces farther than this from the known faces of the person they look like "
               "are shown as “unknown”",
 }
-ENDINGS = {"stopped": "Stopped.", "cancelled": "Stopped.", "end of video": "The video ended.",
-           "frame limit": "Stopped."}
 
 
 class WebcamPage(QWidget):
@@ -386,7 +384,7 @@ class WebcamPage(QWidget):
         self.show_message(message, error=True)
 
     def _on_live_ended(self, summary) -> None:
-        self.show_message(ENDINGS.get(summary.ended, ""))
+        self.show_message(summary.ended.words)
 
     def _on_live_finished(self) -> None:
         job, self.live_job = self.live_job, None

@@ -1,5 +1,6 @@
 """5celeb with one person held back: an instant faceresnet run trained on the other
-four, and a one-epoch customcnn1 run beside it (judged by confidence). Built once per
+four (on aligned chips, the faces dlib's network was made for), and a one-epoch
+customcnn1 run beside it (judged by confidence). Built once per
 test session (about a minute on two cores, most of it cropping); the engine, CLI and
 Webcam page tests reopen the same folder (or a copy).
 
@@ -78,7 +79,7 @@ def _build(base: Path, cropped_5celeb: Path) -> OpenSetRun:
         instant = TrainConfig(arch="faceresnet", pretrained=True, epochs=INSTANT_EPOCHS,
                               freeze_epochs=INSTANT_EPOCHS, lr=1e-2, optimizer="adamw",
                               scheduler="none", augment="none", batch_size=32, device="cpu",
-                              early_stopping_patience=None)
+                              early_stopping_patience=None, face_framing="aligned")
         first = train_run(project, instant, split_name=SPLIT, evaluate=False)
         assert first.finished.status == "completed", first.finished.message
         small = TrainConfig(arch="customcnn1", epochs=1, batch_size=16, augment="none",

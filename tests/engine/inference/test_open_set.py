@@ -93,9 +93,9 @@ def open_set_run(tmp_path_factory, cropped_5celeb):
     return build_open_set_run(tmp_path_factory, cropped_5celeb)
 
 
-def split_faces(project, persons_known: bool):
+def split_faces(project, persons_known: bool, alignment):
     """RGB face images of the split's test faces of the known persons (or of the
-    held-back one), and their person names."""
+    held-back one), framed as the run's model saw faces, and their person names."""
     from engine.data.cache import load_face_tensors
 
     names = {p.id: p.name for p in project.catalog.persons()}
@@ -103,7 +103,7 @@ def split_faces(project, persons_known: bool):
     split = project.catalog.split(SPLIT)
     faces = [f for f, subset in project.catalog.split_assignments(split.id).items()
              if subset == "test" and (names[person_of[f]] != HELD_BACK) == persons_known]
-    x = load_face_tensors(project, faces, 150)
+    x = load_face_tensors(project, faces, 150, alignment=alignment)
     return list(x.permute(0, 2, 3, 1).numpy()), [names[person_of[f]] for f in faces]
 
 
@@ -124,8 +124,8 @@ def test_held_back_persons_faces_come_out_unknown_by_distance_and_known_ones_are
             len(predictor.class_names)).max_distance
         assert limit is not None and predictor.max_distance == limit
         assert HELD_BACK not in predictor.class_names
-        strangers, _ = split_faces(project, persons_known=False)
-        known, truth = split_faces(project, persons_known=True)
+        strangers, _ = split_faces(project, persons_known=False, alignment=predictor.alignment)
+        known, truth = split_faces(project, persons_known=True, alignment=predictor.alignment)
     assert len(strangers) >= 15 and len(known) >= 15
 
     stranger_labels = predictor.predict_crops(strangers)
@@ -160,7 +160,7 @@ def test_a_run_without_references_still_predicts_by_confidence(open_set_run, pro
     predictor = Predictor.from_run(project, open_set_run.faceresnet_run, threshold=0.5,
                                    device="cpu", max_distance=0.3)
     assert predictor.unknown_rule == open_set.CONFIDENCE and predictor.max_distance is None
-    known, truth = split_faces(project, persons_known=True)
+    known, truth = split_faces(project, persons_known=True, alignment=predictor.alignment)
     labels = predictor.predict_crops(known)
     assert all(label.distance is None for label in labels)
     assert [label.is_unknown for label in labels] == [label.confidence < 0.5 for label in labels]
