@@ -31,7 +31,6 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,7 +38,7 @@ import numpy as np
 from engine.storage import atomic_write
 
 if TYPE_CHECKING:  # torch only where embeddings are computed: the app's UI thread asks
-    import torch   # `run_unknown_rule` without loading it
+    import torch  # `run_unknown_rule` without loading it
 
 log = logging.getLogger(__name__)
 
