@@ -15,11 +15,15 @@ def _face_json(face) -> dict:
     return {"box": [round(v, 2) for v in face.box], "person": face.person,
             "confidence": face.confidence, "unknown": face.is_unknown,
             "top": [{"person": name, "probability": p} for name, p in face.top],
-            "whole_image": face.whole_image, "score": face.score, "aligned": face.aligned}
+            "whole_image": face.whole_image, "score": face.score, "aligned": face.aligned,
+            # Runs with reference embeddings: to the named person's known faces (their mean).
+            "distance": face.distance}
 
 
 def _face_line(face, aligned_run: bool = False) -> str:
     best = f"{face.top[0][0]} {confidence_text(face.top[0][1], 1)}"
+    if face.distance is not None:
+        best += f", distance {face.distance:.2f}"
     name = f"unknown (closest: {best})" if face.is_unknown else best
     others = ", ".join(f"{n} {confidence_text(p, 1)}" for n, p in face.top[1:])
     where = "" if face.whole_image else "  box " + ",".join(str(round(v)) for v in face.box)
@@ -29,13 +33,22 @@ def _face_line(face, aligned_run: bool = False) -> str:
     return f"  {name}{where}{framing}" + (f"  (then {others})" if others else "")
 
 
+def unknown_rule_line(predictor) -> str:
+    if predictor.references is not None:
+        return (f"unknown: farther than {predictor.max_distance:g} from the named person's "
+                "known faces (--max-distance)")
+    return f"unknown: below {confidence_text(predictor.threshold, 1)} confidence (--threshold)"
+
+
 def cmd_predict(args) -> int:
     from engine.ingest.images import ImageReadError
     from engine.inference.predictor import Predictor
 
     with open_project(args.dir, readonly=True) as project:
         predictor = Predictor.from_run(project, args.run, threshold=args.threshold,
-                                       device=args.device)
+                                       device=args.device, max_distance=args.max_distance)
+    if not args.json:  # on stderr: stdout stays one line per image and face
+        print(unknown_rule_line(predictor), file=sys.stderr)
     results, failed = [], 0
     for image in args.images:
         try:
@@ -189,6 +202,17 @@ def cmd_explain(args) -> int:
     return EXIT_OK
 
 
+def add_unknown_options(p) -> None:
+    """--threshold and --max-distance: the two unknown rules (predict and webcam)."""
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="runs judged by confidence: below this confidence a face is "
+                   "'unknown' (default 0.5)")
+    p.add_argument("--max-distance", type=float, default=None, metavar="D",
+                   help="runs saved with reference embeddings (faceresnet): farther than D "
+                   "from the named person's known faces (their mean embedding), a face is "
+                   "'unknown' (default: the run's own limit, found on its validation faces)")
+
+
 def register(sub) -> None:
     p = sub.add_parser("predict", help="name the faces in photos with a trained run",
                        description="Find the faces in each image as the import does and name "
@@ -197,8 +221,7 @@ def register(sub) -> None:
     p.add_argument("dir", help="the project folder")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--run", required=True, help="run id (see `facelab runs`)")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="below this confidence a face is 'unknown' (default 0.5)")
+    add_unknown_options(p)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--json", action="store_true", help="print one JSON list, one entry per image")
     p.set_defaults(func=cmd_predict)

@@ -6,12 +6,14 @@ import json
 import sys
 
 from engine.cli import EXIT_ERROR, EXIT_OK, cli_task, open_project
+from engine.cli_models import add_unknown_options, unknown_rule_line
 
 
 def _face_json(face) -> dict:
     return {"box": [round(v, 1) for v in face.box], "person": face.person,
             "confidence": round(face.confidence, 4), "unknown": face.is_unknown,
             "track": face.track_id,
+            "distance": None if face.distance is None else round(face.distance, 4),
             "top": [{"person": name, "probability": round(p, 4)} for name, p in face.top]}
 
 
@@ -46,7 +48,8 @@ def cmd_webcam(args) -> int:
         source.open()  # before the model loads: a missing camera fails at once
         with open_project(args.dir, readonly=True) as project:
             predictor = Predictor.from_run(project, args.run, threshold=args.threshold,
-                                           device=args.device)
+                                           device=args.device, max_distance=args.max_distance)
+        print(unknown_rule_line(predictor), file=sys.stderr)
         loop = LiveLoop(source, FramePipeline(predictor, settings),
                         on_result=lambda r: print(_result_json(r) if args.json
                                                   else _result_line(r), flush=True),
@@ -80,8 +83,7 @@ def register(sub) -> None:
                    help="camera index (0 = the first camera) or a video file (default 0)")
     p.add_argument("--frames", type=int, default=None, metavar="N",
                    help="stop after N processed frames")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="below this confidence a face is 'unknown' (default 0.5)")
+    add_unknown_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line and frame")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--every-frame", action="store_true",

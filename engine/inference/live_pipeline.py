@@ -16,7 +16,8 @@ on aligned faces gets chips cut by :func:`engine.ingest.align.face_chip` from th
 frame, on the landmarks MTCNN found (a reused box keeps its detection's landmarks).
 
 A FramePipeline owns the Predictor (model and detector): use it from one thread.
-Its threshold and Grad-CAM switch may be changed from any thread while it runs.
+Its threshold, maximum distance and Grad-CAM switch may be changed from any thread
+while it runs (`unknown_rule` says which of the first two decides "unknown").
 """
 
 from __future__ import annotations
@@ -75,11 +76,17 @@ class LiveFace:
     top: tuple[tuple[str, float], ...]
     track_id: int               # the same face keeps its id from frame to frame
     crop: np.ndarray = field(repr=False, compare=False)  # the model's view, read-only
+    distance: float | None = None  # to the named person's nearest known face (open_set)
 
     def caption(self) -> str:
         """What the video (and `facelab webcam`) says about the face: its person, or
         "unknown" with the model's closest guess, which is what a student wants to know
         next."""
+        if self.distance is not None:  # judged by distance: say how far, not how sure
+            if self.is_unknown:
+                return (f"unknown (closest: {self.top[0][0]}, distance {self.distance:.2f})"
+                        if self.top else "unknown")
+            return f"{self.person} (distance {self.distance:.2f})"
         if self.is_unknown:
             return (f"unknown (closest: {self.top[0][0]} {confidence_text(self.top[0][1])})"
                     if self.top else "unknown")
@@ -164,6 +171,7 @@ class FramePipeline:
         self.predictor = predictor
         self.settings = settings
         self._threshold = predictor.threshold
+        self._max_distance = predictor.max_distance
         self._gradcam: tuple[bool, int | None] = (False, None)
         self._lock = threading.Lock()
         self._detector: FaceDetector | None = None
@@ -185,6 +193,24 @@ class FramePipeline:
         from engine.inference.predictor import _check_threshold
 
         self._threshold = _check_threshold(threshold)
+
+    @property
+    def unknown_rule(self) -> str:
+        """open_set.DISTANCE (the maximum distance decides) or open_set.CONFIDENCE."""
+        return self.predictor.unknown_rule
+
+    @property
+    def max_distance(self) -> float | None:
+        return self._max_distance
+
+    def set_max_distance(self, max_distance: float) -> None:
+        """The maximum distance to a known face from the next frame on (any thread);
+        kept, but unused, for a run judged by confidence."""
+        from engine.inference.open_set import check_max_distance
+
+        checked = check_max_distance(max_distance)
+        if self.predictor.references is not None:
+            self._max_distance = checked
 
     def set_gradcam(self, enabled: bool, track_id: int | None = None) -> None:
         """Grad-CAM for one face (``track_id``, or the largest face), at most once per
@@ -217,7 +243,7 @@ class FramePipeline:
         for track, box, crop, label in zip(ids, boxes, crops, self._classify(crops)):
             crop.flags.writeable = False
             faces.append(LiveFace(box, label.person, label.confidence, label.is_unknown,
-                                  label.top, track, crop))
+                                  label.top, track, crop, label.distance))
         return FrameAnalysis(tuple(faces), detect, motion, self._maybe_gradcam(faces))
 
     def _detect(self, rgb: np.ndarray) -> tuple[list[int], list[Box], list[np.ndarray]]:
@@ -248,12 +274,14 @@ class FramePipeline:
         return list(self._tracks), boxes, chips
 
     def _classify(self, crops: list[np.ndarray]):
-        # The live threshold, without changing the predictor for its other users.
-        saved, self.predictor.threshold = self.predictor.threshold, self._threshold
+        # The live limits, without changing the predictor for its other users.
+        predictor = self.predictor
+        saved = predictor.threshold, predictor.max_distance
+        predictor.threshold, predictor.max_distance = self._threshold, self._max_distance
         try:
-            return self.predictor.predict_crops(crops)
+            return predictor.predict_crops(crops)
         finally:
-            self.predictor.threshold = saved
+            predictor.threshold, predictor.max_distance = saved
 
     def _face_detector(self, width: int, height: int) -> FaceDetector:
         """The project's detector, made for this frame size (MTCNN's minimum face size is

@@ -9,6 +9,10 @@ and the trainer's normalisation. Any step
 done differently (another margin, another resize) would show the model faces
 framed unlike those it learned from, and its confidence would mean little.
 
+A run that keeps reference embeddings of its known persons (engine/inference/
+open_set.py) judges "unknown" by distance to them (``max_distance``); other runs
+by softmax confidence (``threshold``). ``unknown_rule`` says which.
+
 The detector and the model stay loaded between calls: the webcam calls this once
 per frame. A Predictor is not thread-safe; use each from one thread at a time.
 """
@@ -26,6 +30,7 @@ import numpy as np
 import torch
 
 from engine.data.cache import model_input
+from engine.inference import open_set
 from engine.ingest.align import AlignSettings
 from engine.ingest.crop import (
     CropSettings,
@@ -37,7 +42,12 @@ from engine.ingest.detect import FaceDetector, make_detector
 from engine.project import Project
 from engine.training.config import run_alignment
 from engine.training.device import resolve_device
-from engine.training.inference import TrainedModel, load_trained_model, predict_probs
+from engine.training.inference import (
+    TrainedModel,
+    load_trained_model,
+    predict_probs,
+    predict_probs_and_features,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +65,8 @@ class Classification:
     confidence: float    # the highest softmax probability
     is_unknown: bool
     top: tuple[tuple[str, float], ...]  # (person, probability), most likely first
+    # Runs with reference embeddings: the distance to the named person's nearest known face.
+    distance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,7 @@ class FacePrediction:
     # Run trained on aligned faces: whether this face was aligned on its landmarks
     # (False: a centred crop stood in). Always False for runs trained on crops.
     aligned: bool = False
+    distance: float | None = None  # see Classification.distance
 
 
 def _check_threshold(threshold: float) -> float:
@@ -82,8 +95,19 @@ def _check_threshold(threshold: float) -> float:
 
 class Predictor:
     def __init__(self, trained: TrainedModel, crop_settings: CropSettings, *,
-                 threshold: float = 0.5, device: torch.device | str = "cpu") -> None:
+                 threshold: float = 0.5, device: torch.device | str = "cpu",
+                 references: open_set.References | None = None,
+                 max_distance: float | None = None) -> None:
         self.trained = trained
+        # Known persons' embeddings: "unknown" by distance (None: by confidence).
+        self.references = references
+        if references is None:
+            self.max_distance = None
+        elif max_distance is not None:
+            self.max_distance = open_set.check_max_distance(max_distance)
+        else:  # the run's own limit, else the architecture's
+            self.max_distance = references.max_distance if references.max_distance is not None \
+                else open_set.default_max_distance(trained.spec.name)
         self.crop_settings = crop_settings
         # The framing the model was trained on (its run's config): None = square crops.
         self.alignment: AlignSettings | None = run_alignment(trained.config)
@@ -93,16 +117,24 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, crop_settings: CropSettings, *,
-                        threshold: float = 0.5, device: str = "auto") -> "Predictor":
-        """A predictor for a checkpoint file (loaded safely: plain data and tensors only)."""
+                        threshold: float = 0.5, device: str = "auto",
+                        max_distance: float | None = None) -> "Predictor":
+        """A predictor for a checkpoint file (loaded safely: plain data and tensors only),
+        with the reference embeddings saved beside it when there are any."""
         _check_threshold(threshold)  # before the slow part
+        if max_distance is not None:
+            open_set.check_max_distance(max_distance)
         resolved = resolve_device(device)
-        return cls(load_trained_model(path, device=resolved), crop_settings,
-                   threshold=threshold, device=resolved)
+        trained = load_trained_model(path, device=resolved)
+        references = None
+        if trained.spec.unknown_distance is not None:
+            references = open_set.load_references(Path(path).parent, len(trained.class_names))
+        return cls(trained, crop_settings, threshold=threshold, device=resolved,
+                   references=references, max_distance=max_distance)
 
     @classmethod
     def from_run(cls, project: Project, run_id: str, *, threshold: float = 0.5,
-                 device: str = "auto") -> "Predictor":
+                 device: str = "auto", max_distance: float | None = None) -> "Predictor":
         """The best model of a project's run, cropping faces as the run's own faces were
         cropped (the project's settings for a run from before they were recorded)."""
         from engine.evaluation.runs import run_checkpoint
@@ -110,7 +142,12 @@ class Predictor:
         record = project.catalog.runs.get(run_id)
         return cls.from_checkpoint(run_checkpoint(project, run_id),
                                    run_crop_settings(project, record.config),
-                                   threshold=threshold, device=device)
+                                   threshold=threshold, device=device, max_distance=max_distance)
+
+    @property
+    def unknown_rule(self) -> str:
+        """open_set.DISTANCE (``max_distance`` decides) or open_set.CONFIDENCE (``threshold``)."""
+        return open_set.CONFIDENCE if self.references is None else open_set.DISTANCE
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -150,8 +187,14 @@ class Predictor:
             return []
         batch = np.stack([model_input(crop, self.input_size) for crop in rgb_crops])
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
-        probs = predict_probs(self.trained.model, x, self.trained.spec, device=self.device)
-        return [self._classify(row) for row in probs]
+        if self.references is None:
+            probs = predict_probs(self.trained.model, x, self.trained.spec, device=self.device)
+            return [self._classify(row) for row in probs]
+        probs, features = predict_probs_and_features(self.trained.model, x, self.trained.spec,
+                                                     device=self.device)
+        distances = self.references.person_distances(features, len(self.class_names))
+        return [self._classify(row, person_distances)
+                for row, person_distances in zip(probs, distances)]
 
     def predict_image(self, image: str | os.PathLike | np.ndarray) -> list[FacePrediction]:
         """Find, crop and name every face of a photo (a path, or an RGB uint8 array)."""
@@ -160,13 +203,16 @@ class Predictor:
         return [FacePrediction(box=face.box, landmarks=face.landmarks, score=face.score,
                                person=label.person, confidence=label.confidence,
                                is_unknown=label.is_unknown, top=label.top,
-                               whole_image=face.whole_image, aligned=face.aligned)
+                               whole_image=face.whole_image, aligned=face.aligned,
+                               distance=label.distance)
                 for face, label in zip(faces, labels)]
 
-    def _classify(self, probs: np.ndarray) -> Classification:
+    def _classify(self, probs: np.ndarray,
+                  person_distances: np.ndarray | None = None) -> Classification:
         order = np.argsort(-probs, kind="stable")[:TOP_K]
         top = tuple((self.class_names[i], float(probs[i])) for i in order)
         best_name, confidence = top[0]
-        unknown = confidence < self.threshold
+        distance = None if person_distances is None else float(person_distances[order[0]])
+        unknown = open_set.is_unknown(confidence, distance, self.threshold, self.max_distance)
         return Classification(person=UNKNOWN if unknown else best_name, confidence=confidence,
-                              is_unknown=unknown, top=top)
+                              is_unknown=unknown, top=top, distance=distance)

@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.data.augment import to_unit_float
+from engine.inference.open_set import FACE_RESNET_MAX_DISTANCE
 from engine.models.errors import WeightsIncompatibleError
 from engine.models.spec import get_spec
 from engine.models.weights import read_state_dict, require_weights_file
@@ -38,6 +39,9 @@ FACERESNET_MEAN = tuple(m / 255 for m in DLIB_PIXEL_MEANS)
 FACERESNET_STD = (256 / 255,) * 3
 # Two descriptors closer than this are usually the same person (dlib's loss_metric threshold).
 SAME_PERSON_DISTANCE = 0.6
+# Farther than this from a known person's mean descriptor, a face is somebody else
+# (measured, see engine/models/zoo.py).
+UNKNOWN_DISTANCE = FACE_RESNET_MAX_DISTANCE
 
 _EMBEDDER_PREFIX = "embedder."
 

@@ -90,6 +90,11 @@ class ArchSpec:
     # faces are not augmented, each face's features never change, so the trainer
     # computes them once (and caches them on disk) and trains only the head on them.
     embedder_path: str | None = None
+    # Runs of an architecture with an embedding space where distance means identity
+    # judge unknown faces by distance to the known persons' mean embeddings
+    # (engine/inference/open_set.py); this is the default maximum distance (Euclidean,
+    # between embedder outputs). None: its runs judge unknown faces by softmax confidence.
+    unknown_distance: float | None = None
     # For weights published in another format (dlib's .dat): how to convert them.
     convertible: ConvertibleWeights | None = None
     # How the faces it is trained and used on are framed: "crop", the square crop around

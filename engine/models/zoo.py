@@ -183,6 +183,12 @@ def builtin_specs() -> list[ArchSpec]:
             # 8x8 maps (layer4's are 4x4, layer5's 2x2: too coarse to show which part of a face counted).
             gradcam_layer_path="embedder.layer3",
             embedder_path="embedder",
+            # The limit for runs without their own (see open_set.calibrate_max_distance).
+            # Below dlib's same-person distance (0.6, for a pair of faces): a stranger's
+            # distance to a person's mean embedding is often under 0.6 too. On lfw20 with
+            # 12 persons held back (bench/unknown_faces.py, aligned chips) 0.5 names 99.3%
+            # of known faces and rejects 89% of strangers; 0.6 rejects 23%.
+            unknown_distance=faceresnet.UNKNOWN_DISTANCE,
             adapt_state_dict=faceresnet.adapt_faceresnet_state_dict,
             convertible=dlib_weights.DLIB_FACE_WEIGHTS,
             # dlib trained it on chips aligned to its 5-point template; on square crops it

@@ -18,6 +18,7 @@ from torch import nn
 import engine.models as models
 from engine.data.augment import to_unit_float
 from engine.models import ArchSpec
+from engine.models.spec import resolve_module_path
 from engine.training.checkpoint import load_checkpoint
 from engine.training.config import model_input_size
 
@@ -57,20 +58,46 @@ def predict_probs(model: nn.Module, x_uint8: torch.Tensor, spec: ArchSpec, batch
     The model is moved to `device` and used in eval mode; its previous train/eval
     mode is restored afterwards.
     """
+    return _predict(model, x_uint8, spec, batch_size, device, None)[0]
+
+
+def predict_probs_and_features(model: nn.Module, x_uint8: torch.Tensor, spec: ArchSpec,
+                               batch_size: int = 64, device: str | torch.device = "cpu"
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities and the embedder's features (N×D float32) from one forward
+    pass, for architectures whose forward is `head(embedder(x))` (`spec.embedder_path`)."""
+    if spec.embedder_path is None:
+        raise ValueError(f"{spec.name} declares no embedder")
+    return _predict(model, x_uint8, spec, batch_size, device, spec.embedder_path)
+
+
+def _predict(model: nn.Module, x_uint8: torch.Tensor, spec: ArchSpec, batch_size: int,
+             device: str | torch.device, embedder_path: str | None
+             ) -> tuple[np.ndarray, np.ndarray | None]:
     device = torch.device(device)
     mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
     was_training = model.training
     model.to(device).eval()
-    chunks = []
+    if embedder_path is not None:
+        embedder = resolve_module_path(model, embedder_path)
+        head = resolve_module_path(model, spec.head_path)
+    chunks, feature_chunks = [], []
     try:
         with torch.inference_mode():
             for start in range(0, len(x_uint8), batch_size):
-                images = to_unit_float(x_uint8[start:start + batch_size].to(device))
-                logits = model((images - mean) / std)
+                images = (to_unit_float(x_uint8[start:start + batch_size].to(device)) - mean) / std
+                if embedder_path is None:
+                    logits = model(images)
+                else:
+                    features = embedder(images).flatten(1)
+                    logits = head(features)
+                    feature_chunks.append(features.float().cpu())
                 chunks.append(torch.softmax(logits.float(), dim=1).cpu())
     finally:
         model.train(was_training)
     if not chunks:
-        return np.zeros((0, 0), dtype=np.float32)
-    return torch.cat(chunks).numpy()
+        return np.zeros((0, 0), dtype=np.float32), (
+            None if embedder_path is None else np.zeros((0, 0), dtype=np.float32))
+    features = torch.cat(feature_chunks).numpy() if embedder_path is not None else None
+    return torch.cat(chunks).numpy(), features

@@ -200,6 +200,8 @@ def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, ca
                       embedding_cache=_embedding_cache(project, config))
     # A failure raises after the trainer has recorded status "failed" through the recorder.
     finished = trainer.fit(resume=resume)
+    if finished.status in ("completed", "early_stopped"):
+        _save_references(project, config, data, run_id)
     report = None
     # A cancelled run is not evaluated: the user asked to stop (`facelab evaluate` can
     # still score its best checkpoint later).
@@ -208,3 +210,32 @@ def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, ca
 
         report = evaluate_run(project, run_id, ctx=ctx)
     return RunResult(run_id, finished, report)
+
+
+def _save_references(project: Project, config: TrainConfig, data: TrainData, run_id: str) -> None:
+    """The known persons' faces (training and validation) embedded by the run's best
+    model, beside its checkpoints: what `engine.inference.open_set` measures unknown
+    faces against. Only for architectures that judge unknown faces by distance (`unknown_distance`)."""
+    from engine.inference.open_set import compute_references, save_references
+    from engine.training.device import resolve_device
+    from engine.training.inference import load_trained_model
+    from engine.training.trainer import BEST_CHECKPOINT
+
+    if get_spec(config.arch).unknown_distance is None:
+        return
+    run_dir = project.resolve_inside(project.catalog.runs.get(run_id).run_dir)
+    if not (run_dir / BEST_CHECKPOINT).exists():
+        return
+    device = resolve_device(config.device)
+    trained = load_trained_model(run_dir / BEST_CHECKPOINT, device=device)
+    # A backbone frozen for the whole run computes the pretrained features the
+    # trainer cached; a fine-tuned one computes its own.
+    cache = _embedding_cache(project, config) if config.freeze_epochs >= config.epochs else None
+    try:
+        references = compute_references(
+            trained.model, config.arch, (data.train_x, data.train_y), (data.val_x, data.val_y),
+            device, len(trained.class_names), cache)
+        save_references(run_dir, references)
+    except (OSError, RuntimeError, ValueError) as error:  # the run itself is done and kept
+        log.warning("Run %s: no reference embeddings saved (%s); its unknown faces are "
+                    "judged by confidence", run_id, error)

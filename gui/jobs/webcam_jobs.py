@@ -102,12 +102,15 @@ class LiveFeed(QObject):
 
 
 class LiveControls:
-    """What the user changes while the loop runs (threshold, Grad-CAM), kept until the
-    pipeline exists (the model loads on the worker) and passed on from then on."""
+    """What the user changes while the loop runs (threshold or maximum distance,
+    Grad-CAM), kept until the pipeline exists (the model loads on the worker) and passed
+    on from then on. ``max_distance`` None: the network's own same-person distance."""
 
-    def __init__(self, threshold: float = 0.5, gradcam: bool = False) -> None:
+    def __init__(self, threshold: float = 0.5, gradcam: bool = False,
+                 max_distance: float | None = None) -> None:
         self._lock = threading.Lock()
         self._threshold = threshold
+        self._max_distance = max_distance
         self._gradcam = gradcam
         self._pipeline: FramePipeline | None = None
 
@@ -121,6 +124,16 @@ class LiveControls:
             if self._pipeline is not None:
                 self._pipeline.set_threshold(threshold)
 
+    @property
+    def max_distance(self) -> float | None:
+        return self._max_distance
+
+    def set_max_distance(self, max_distance: float) -> None:
+        with self._lock:
+            self._max_distance = max_distance
+            if self._pipeline is not None:
+                self._pipeline.set_max_distance(max_distance)
+
     def set_gradcam(self, enabled: bool) -> None:
         with self._lock:
             self._gradcam = enabled
@@ -130,6 +143,8 @@ class LiveControls:
     def attach(self, pipeline: FramePipeline) -> None:  # worker thread
         with self._lock:
             pipeline.set_threshold(self._threshold)
+            if self._max_distance is not None:
+                pipeline.set_max_distance(self._max_distance)
             pipeline.set_gradcam(self._gradcam)
             self._pipeline = pipeline
 
@@ -176,7 +191,7 @@ def live_view(root: Path, run_id: str, source: FrameSource, device: str, feed: L
             ctx.report("load", 0, 1, "loading the model")
             with Project.open(root, readonly=True) as project:
                 predictor = Predictor.from_run(project, run_id, threshold=controls.threshold,
-                                               device=device)
+                                               device=device, max_distance=controls.max_distance)
             ctx.check()
             pipeline = FramePipeline(predictor)
             controls.attach(pipeline)

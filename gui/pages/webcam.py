@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QLabel, QPushButton, QSlider, QToolButton, QVBoxLayout, QWidget)
 
 from engine.inference.camera import CameraInfo
+from engine.inference.open_set import CONFIDENCE, DISTANCE, FACE_RESNET_MAX_DISTANCE
 from engine.inference.snapshot import PREDICTED
 from gui.jobs import JobHandle, JobState
 from gui.jobs import webcam_jobs as jobs
@@ -44,6 +45,21 @@ VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All 
 NO_RUN_TEXT = ("No trained run yet: the live view names people with a trained model. "
                "<a href='train'>Train one on the Train page</a>, then come back.")
 IDLE_TEXT = "Choose a run and a source, then press Start."
+# The unknown control per rule: slider range, what it says (see _apply_rule). Distances
+# are in hundredths on the slider; 1.5 is far beyond any same-person pair.
+SLIDER_RANGE = {CONFIDENCE: (0, 100), DISTANCE: (0, 150)}
+THRESHOLD_HINT = {
+    CONFIDENCE: "Below this confidence a face is “unknown”. The mark on each face's bar "
+                "shows where the threshold is.",
+    DISTANCE: "This run compares each face with the known persons' faces: farther than this "
+              "from the faces of the person it looks like, a face is “unknown”. The bar "
+              "shows the distance; its mark, the limit.",
+}
+THRESHOLD_TOOLTIP = {
+    CONFIDENCE: "Faces the model is less sure about than this are shown as “unknown”",
+    DISTANCE: "Faces farther than this from the known faces of the person they look like "
+              "are shown as “unknown”",
+}
 
 
 class WebcamPage(QWidget):
@@ -70,6 +86,11 @@ class WebcamPage(QWidget):
         self._cameras_probed = False
         # The frame on screen: the newest while live, the last one (frozen) after Stop.
         self._shown_frame: jobs.LiveFrame | None = None
+        # The chosen run's unknown rule. A confidence keeps its position across runs (and
+        # sessions); a distance starts at each run's own limit (RunChoice.max_distance).
+        self._rule = CONFIDENCE
+        self._confidence_value = 50
+        self._distance_run: str | None = None
         self._build()
         self.feed.result_ready.connect(self._on_result_ready)
         self.feed.status_changed.connect(self._on_status)
@@ -175,6 +196,11 @@ class WebcamPage(QWidget):
         self._update_controls()
         return job
 
+    @property
+    def unknown_rule(self) -> str:
+        """What the threshold control sets: DISTANCE (max distance) or CONFIDENCE."""
+        return self._rule
+
     def show_message(self, text: str, error: bool = False) -> None:
         self.message_label.setText(text)
         self.message_label.setVisible(bool(text))
@@ -185,7 +211,9 @@ class WebcamPage(QWidget):
 
     def save_state(self) -> QByteArray:
         """The threshold and the Grad-CAM switch, kept across sessions."""
-        return QByteArray(json.dumps({"threshold": self.threshold_slider.value(),
+        if self._rule == CONFIDENCE:
+            self._confidence_value = self.threshold_slider.value()
+        return QByteArray(json.dumps({"threshold": self._confidence_value,
                                       "gradcam": self.gradcam_check.isChecked()}).encode())
 
     def restore_state(self, blob: QByteArray) -> None:
@@ -195,7 +223,9 @@ class WebcamPage(QWidget):
         except (ValueError, KeyError, TypeError):
             return  # a state from another version: the defaults will do
         if isinstance(threshold, int) and not isinstance(threshold, bool):
-            self.threshold_slider.setValue(threshold)  # clamped to the slider's range
+            self._confidence_value = min(100, max(0, threshold))
+            if self._rule == CONFIDENCE:
+                self.threshold_slider.setValue(self._confidence_value)
         if isinstance(gradcam, bool):
             self.gradcam_check.setChecked(gradcam)
 
@@ -262,11 +292,11 @@ class WebcamPage(QWidget):
 
     def _build_side(self) -> QWidget:
         self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
-        self.threshold_slider.setRange(0, 100)
-        self.threshold_slider.setValue(50)
-        self.threshold_slider.setToolTip("Faces the model is less sure about than this are "
-                                         "shown as “unknown”")
+        self.threshold_slider.setRange(*SLIDER_RANGE[CONFIDENCE])
+        self.threshold_slider.setValue(self._confidence_value)
+        self.threshold_slider.setToolTip(THRESHOLD_TOOLTIP[CONFIDENCE])
         self.threshold_label = QLabel()
+        self.threshold_hint = section_hint(THRESHOLD_HINT[CONFIDENCE])
         self.threshold_slider.valueChanged.connect(self._on_threshold_moved)
         self.gradcam_check = QCheckBox("Show Grad-CAM")
         self.gradcam_check.setToolTip("Where the model looks, for the largest face (about "
@@ -287,8 +317,7 @@ class WebcamPage(QWidget):
         column.addWidget(section_heading("Recognition"))
         column.addWidget(self.threshold_label)
         column.addWidget(self.threshold_slider)
-        column.addWidget(section_hint("Below this confidence a face is “unknown”. The mark on "
-                                      "each face's bar shows where the threshold is."))
+        column.addWidget(self.threshold_hint)
         column.addSpacing(8)
         column.addWidget(self.gradcam_check)
         column.addWidget(self.gradcam_legend)
@@ -373,7 +402,38 @@ class WebcamPage(QWidget):
         self.video.show_gradcam(None)  # a map of another source's face
         self._update_controls()
 
+    def _apply_rule(self, choice) -> None:
+        """The threshold control for the chosen run (a RunChoice): a maximum distance,
+        starting at the run's own limit, for runs with reference embeddings; a minimum
+        confidence for the others."""
+        rule = choice.unknown_rule
+        if rule == self._rule and (rule == CONFIDENCE or choice.run_id == self._distance_run):
+            return
+        if self._rule == CONFIDENCE:
+            self._confidence_value = self.threshold_slider.value()
+        self._rule = rule
+        if rule == DISTANCE:
+            self._distance_run = choice.run_id
+            limit = FACE_RESNET_MAX_DISTANCE if choice.max_distance is None \
+                else choice.max_distance
+            value = round(limit * 100)
+        else:
+            self._distance_run, value = None, self._confidence_value
+        self.threshold_slider.blockSignals(True)
+        self.threshold_slider.setRange(*SLIDER_RANGE[rule])
+        self.threshold_slider.setValue(value)
+        self.threshold_slider.blockSignals(False)
+        self.threshold_slider.setToolTip(THRESHOLD_TOOLTIP[rule])
+        self.threshold_hint.setText(THRESHOLD_HINT[rule])
+        self._on_threshold_moved(self.threshold_slider.value())
+
     def _on_threshold_moved(self, value: int) -> None:
+        if self._rule == DISTANCE:
+            distance = value / 100
+            self.threshold_label.setText(f"Unknown beyond distance: {distance:.2f}")
+            self.controls.set_max_distance(distance)
+            self.video.set_max_distance(distance)
+            return
         # The right end means "nobody is known": just above 1, since a float32 softmax
         # can round a sure prediction to exactly 1.0 (the engine allows > 1 for this).
         threshold = value / 100 if value < 100 else math.nextafter(1.0, 2.0)
@@ -452,6 +512,9 @@ class WebcamPage(QWidget):
     def _update_controls(self) -> None:
         live = self.is_live
         has_run = self.run_picker.current_run_id() is not None
+        chosen = self.run_picker.choice(self.run_picker.current_run_id())
+        if chosen is not None and not live:
+            self._apply_rule(chosen)
         self.run_picker.setEnabled(not live)
         self.source_combo.setEnabled(not live)
         self.video_button.setEnabled(not live)

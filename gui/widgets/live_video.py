@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from engine.inference.open_set import FACE_RESNET_MAX_DISTANCE
 from gui.theme import ACCENT_COLOUR, UNLABELLED_COLOUR
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ BACKGROUND = QColor(16, 17, 19)         # a video is framed in black on both the
 TEXT_ON_VIDEO = QColor(240, 240, 240)
 INSET_SHARE = 0.32                      # the Grad-CAM inset's side, of the video height
 BAR_HEIGHT = 5
+DISTANCE_BAR_RANGE = 1.2  # a face this far (or farther) from the known faces fills its bar
 
 
 class LiveVideoView(QWidget):
@@ -37,6 +39,7 @@ class LiveVideoView(QWidget):
         self._faces: tuple[LiveFace, ...] = ()
         self._frame_index: int | None = None
         self._threshold = 0.5
+        self._max_distance = FACE_RESNET_MAX_DISTANCE
         self._stats = ""
         self._gradcam: _Inset | None = None
         self._placeholder = ""
@@ -77,6 +80,11 @@ class LiveVideoView(QWidget):
     def set_threshold(self, threshold: float) -> None:
         """Where the confidence bars mark the threshold."""
         self._threshold = threshold
+        self.update()
+
+    def set_max_distance(self, max_distance: float) -> None:
+        """Where the distance bars (faces judged by distance) mark the limit."""
+        self._max_distance = max_distance
         self.update()
 
     def set_dimmed(self, dimmed: bool) -> None:
@@ -155,11 +163,17 @@ class LiveVideoView(QWidget):
         tag = self._paint_tag(painter, box.bottomLeft() + QPointF(0, 4), caption, colour,
                               within=target)
         # The confidence bar, with a mark where the threshold is: how far from the line.
+        # A face judged by distance shows its distance instead (0 to DISTANCE_BAR_RANGE).
+        if face.distance is not None:
+            filled = min(1.0, face.distance / DISTANCE_BAR_RANGE)
+            limit = min(1.0, self._max_distance / DISTANCE_BAR_RANGE)
+        else:
+            filled, limit = face.confidence, min(1.0, self._threshold)
         bar = QRectF(tag.left(), tag.bottom() + 2, max(tag.width(), box.width()), BAR_HEIGHT)
         painter.fillRect(bar, QColor(0, 0, 0, 170))
-        painter.fillRect(QRectF(bar.left(), bar.top(), bar.width() * face.confidence,
+        painter.fillRect(QRectF(bar.left(), bar.top(), bar.width() * filled,
                                 bar.height()), colour)
-        mark = bar.left() + bar.width() * min(1.0, self._threshold)
+        mark = bar.left() + bar.width() * limit
         painter.setPen(QPen(TEXT_ON_VIDEO, 1.5))
         painter.drawLine(QPointF(mark, bar.top() - 2), QPointF(mark, bar.bottom() + 2))
         return caption

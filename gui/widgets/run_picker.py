@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QComboBox, QWidget
 
 from engine.catalog import Catalog
 from engine.catalog.runs import RunStatus
+from engine.inference.open_set import CONFIDENCE, run_max_distance, run_unknown_rule
 
 BEST_CHECKPOINT = "best.pt"
 
@@ -24,6 +25,9 @@ class RunChoice:
     status: str
     created_at: float
     accuracy: float | None  # None: not evaluated yet
+    # What decides "unknown" for its model: open_set.DISTANCE or CONFIDENCE.
+    unknown_rule: str = CONFIDENCE
+    max_distance: float | None = None  # the run's own default limit, for DISTANCE
 
     @property
     def evaluated(self) -> bool:
@@ -52,8 +56,13 @@ def run_choices(catalog: Catalog, root: Path) -> list[RunChoice]:
         stored = catalog.runs.evaluation(record.id)
         accuracy = float(stored["accuracy"]) if stored else None
         choices.append(RunChoice(record.id, record.arch, record.status, record.created_at,
-                                 accuracy))
+                                 accuracy, *_unknown_settings(run_dir)))
     return sorted(choices, key=lambda c: -c.created_at)
+
+
+def _unknown_settings(run_dir: Path) -> tuple[str, float | None]:
+    rule = run_unknown_rule(run_dir)
+    return rule, (run_max_distance(run_dir) if rule != CONFIDENCE else None)
 
 
 class RunPicker(QComboBox):

@@ -66,7 +66,9 @@ def test_cli_names_the_person_of_each_segment_and_reuses_detections(live_run, ca
         assert shown[0]["detect_ran"]
         assert sum(not f["detect_ran"] for f in shown) >= HOLD // 2
         face = shown[-1]["faces"][0]
-        assert set(face) == {"box", "person", "confidence", "unknown", "track", "top"}
+        assert set(face) == {"box", "person", "confidence", "unknown", "track", "top",
+                             "distance"}
+        assert face["distance"] is None  # a customcnn1 run: judged by confidence
         assert 0 <= face["box"][0] < face["box"][2] <= 640 and not face["unknown"]
     assert all(f["fps"] >= 0 and f["latency_ms"] > 0 and f["dropped"] == 0 for f in frames)
 
