@@ -17,11 +17,15 @@ from tests.reliability.synthetic import TINY_ARCH, labelled_project, register_ti
 
 @pytest.fixture(scope="module", autouse=True)
 def tiny_arch():
+    """Registered for these tests; left registered if the reliability suite's own
+    fixture (tests/reliability/conftest.py) registered it first."""
     import engine.models as models
 
+    known = {spec.name for spec in models.list_architectures()}
     register_tiny_arch()
     yield
-    models.unregister_architecture(TINY_ARCH)
+    if TINY_ARCH not in known:
+        models.unregister_architecture(TINY_ARCH)
 
 
 def _tamper(root: Path, *statements: str) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine.evaluation.metrics import evaluate_predictions
+from engine.evaluation.scoreboard import Standings
 from gui.jobs.evaluation_jobs import RunResults
 from gui.pages.evaluate import EvaluatePage
 from gui.pages.page_context import PageContext
@@ -37,7 +38,7 @@ def page(qtbot, project, runner, settings):
 
 
 def shown(qtbot, qapp, page, persons: int) -> None:
-    page._show_results(RunResults("run-1", report(persons), ()))
+    page._show_results(RunResults("run-1", report(persons), Standings("run-1", (), ())))
     page.gallery.title_label.setText("Person number 1 Featherstone predicted as Person "
                                      "number 2 Featherstone · 12")
     qapp.processEvents()

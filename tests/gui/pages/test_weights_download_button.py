@@ -115,7 +115,11 @@ def test_cancel_keeps_nothing_in_the_weights_folder_and_the_next_download_resume
             assert page.download_button.text() == "Cancelling…"
             server.release.set()
         assert job.state is JobState.CANCELLED
-        assert not weights_dir.exists() or list(weights_dir.iterdir()) == []
+        # Nothing of the cancelled file (Face ResNet's weights may be there: they are
+        # converted from an installed package the first time the page asks about them).
+        assert not weights_dir.exists() or [
+            path.name for path in weights_dir.iterdir()
+            if not path.name.startswith("dlib_face_recognition")] == []
         assert "continues where it stopped" in page.message_text()
         assert page.download_button.text() == "Download weights"
 
