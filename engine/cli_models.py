@@ -93,7 +93,11 @@ def cmd_weights_import(args) -> int:
     from engine.models import import_weights
 
     installed = import_weights(args.file)
-    print(f"imported {installed.name}: checksum and contents verified, installed at {installed}")
+    given = Path(args.file).name
+    if installed.name != given:  # converted from another format (dlib's .dat)
+        print(f"imported {given}: checksum verified, converted to {installed.name}, installed at {installed}")
+    else:
+        print(f"imported {installed.name}: checksum and contents verified, installed at {installed}")
     return EXIT_OK
 
 
@@ -166,6 +170,7 @@ def cmd_summary(args) -> int:
 
 def cmd_explain(args) -> int:
     from engine.evaluation.explain import face_feature_maps, face_gradcam, save_png
+    from engine.evaluation.heatmap import FLAT_MESSAGE, LEGEND_TEXT
 
     with open_project(args.dir, readonly=True) as project:
         if args.layer:
@@ -177,6 +182,7 @@ def cmd_explain(args) -> int:
         save_png(result.overlay, Path(args.out))
     print(f"{args.out}: Grad-CAM for {args.target or persons[result.predicted_index]} "
           f"(predicted {persons[result.predicted_index]}, {confidence_text(result.confidence)})")
+    print(FLAT_MESSAGE if result.flat else LEGEND_TEXT)
     return EXIT_OK
 
 

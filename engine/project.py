@@ -23,7 +23,8 @@ from engine.storage import write_error_reason
 CATALOG_NAME = "catalog.sqlite"
 SUBFOLDERS = ("crops", "thumbs", "runs")
 
-__all__ = ["CATALOG_NAME", "LOCK_NAME", "Project", "ProjectError", "ProjectLockedError"]
+__all__ = ["CATALOG_NAME", "LOCK_NAME", "Project", "ProjectError", "ProjectLockedError",
+           "new_project_folder"]
 
 
 class ProjectError(CatalogError):
@@ -32,6 +33,27 @@ class ProjectError(CatalogError):
 
 class ProjectLockedError(ProjectError):
     """Another FaceLab (a window, a `facelab` command) has the project open for writing."""
+
+
+def new_project_folder(root: Path | str) -> tuple[bool, str]:
+    """Whether :meth:`Project.create` can make a project in ``root``, and what it will
+    do there, in one sentence for the user (the app's New project dialog)."""
+    root = Path(root).expanduser().absolute()
+    try:
+        if (root / CATALOG_NAME).exists():
+            return False, (f"There is already a FaceLab project in {root}: open it with "
+                           "Open project instead.")
+        if root.exists() and not root.is_dir():
+            return False, f"{root} is a file, not a folder: choose or type a folder."
+        if not root.exists():
+            return True, (f"The folder {root} does not exist yet: Create makes it (and the "
+                          "folders above it that are missing).")
+        if any(root.iterdir()):
+            return True, (f"{root} is not empty: the project's files ({CATALOG_NAME}, crops, "
+                          "runs…) go beside what it holds, and nothing in it is changed.")
+    except OSError as exc:
+        return False, f"{root}: cannot be used ({exc.strerror or exc})."
+    return True, f"The project is created in the empty folder {root}."
 
 
 def _check_writable(folder: Path) -> None:

@@ -306,7 +306,7 @@ class TrainAndInferCheck:
 def check_weights() -> str:
     """Bundled pretrained weights must be known files on the search path; none is fine."""
     from engine.models import list_architectures, weight_search_dirs
-    from engine.models.weights import bundled_weights_dir, find_weights_file
+    from engine.models.weights import bundled_weights_dir, find_weights_file, licence_note_name
 
     bundled = bundled_weights_dir()
     if bundled not in weight_search_dirs():
@@ -316,6 +316,8 @@ def check_weights() -> str:
         return (f"none bundled ({bundled}); pretrained models need `facelab weights import` "
                 "or, with internet, `facelab weights download`")
     by_file = {spec.weights_filename: spec for spec in list_architectures() if spec.weights_filename}
+    notes = {licence_note_name(spec) for spec in by_file.values()} - {None}
+    files = [name for name in files if name not in notes]  # licence notes beside weights
     unknown = [name for name in files if name not in by_file]
     if unknown:
         raise SelfTestFailure(f"unknown files in {bundled}: {', '.join(unknown)}")

@@ -23,6 +23,7 @@ from gui.menus import build_menus
 from gui.pages.page_context import PageContext
 from gui.pages.welcome import WelcomePage
 from gui.project_session import ProjectSession
+from gui.screen_fit import fit_to_screen
 from gui.settings import AppSettings
 from gui.theme import apply_theme
 from gui.widgets.job_status import JobStatusWidget
@@ -31,6 +32,7 @@ from gui.widgets.shortcuts_dialog import ShortcutsDialog
 from gui.workspace import ProjectWorkspace
 
 log = logging.getLogger(__name__)
+DEFAULT_SIZE = (1280, 820)  # fitted to the screen (gui/screen_fit.py)
 
 
 class MainWindow(QMainWindow):
@@ -47,7 +49,8 @@ class MainWindow(QMainWindow):
         self.workspace: ProjectWorkspace | None = None
         self.demo_job: JobHandle | None = None
         self.setWindowTitle("FaceLab")
-        self.resize(1280, 820)
+        self.resize(*DEFAULT_SIZE)
+        self._fitted_once = False
 
         self.banner = MessageBanner()
         self.welcome = WelcomePage()
@@ -57,9 +60,9 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.banner)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        self.banner.float_over(central)
 
         self.summary_label = QLabel()
         self.job_status = JobStatusWidget(runner)
@@ -226,11 +229,15 @@ class MainWindow(QMainWindow):
             self.workspace.show_page(key)
 
     # -------------------------------------------------------------- dialogs
-    def new_project_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(
-            self, "New project: choose an empty folder (or create one)")
-        if path:
-            self.create_project(path)
+    def new_project_dialog(self):
+        """Ask for the new project's folder, which may not exist yet (it is created)."""
+        from gui.widgets.new_project_dialog import NewProjectDialog
+
+        dialog = NewProjectDialog(str(_unused_folder(Path.home() / "FaceLab project")), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.create_project(dialog.path()))
+        dialog.open()
+        return dialog
 
     def open_project_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a FaceLab project folder")
@@ -315,20 +322,60 @@ class MainWindow(QMainWindow):
         state = self.settings.blob("state")
         if state is not None:
             self.restoreState(state)
+        fit_to_screen(self)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted_once:  # now the window manager's frame is known
+            self._fitted_once = True
+            fit_to_screen(self)
 
     def _save_workspace_state(self) -> None:
         if self.workspace is not None:
             for key, blob in self.workspace.save_state().items():
                 self.settings.set_blob(f"page_{key}", blob)
 
+    def confirm_quit(self) -> bool:
+        """Ask before quitting while work the user started (training, an import...) runs;
+        quiet jobs (a thumbnail, a chart) are not worth a question."""
+        busy = [job.title for job in self.runner.active_jobs() if not job.quiet]
+        if not busy:
+            return True
+        titles = "\n".join(f"• {title}" for title in busy)
+        training = any(title.startswith(("Train", "Resume")) for title in busy)
+        after = ("A stopped training run can be resumed later from its last saved epoch "
+                 "(Train page, Resume). " if training else "")
+        answer = QMessageBox.question(
+            self, "Quit FaceLab?",
+            f"Still working on:\n{titles}\n\nQuit anyway? This stops it now. {after}"
+            "What was already saved is kept.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.confirm_quit():
+            event.ignore()
+            return
         self.settings.set_blob("geometry", self.saveGeometry())
         self.settings.set_blob("state", self.saveState())
         self._save_workspace_state()
-        self.runner.shutdown()
+        # The project first, while the runner still takes jobs: pages react to their
+        # jobs' ends (a refresh is a new job), and a refused submit inside such a
+        # reaction would be an uncaught error. Then nothing is left to react.
         self.close_project(forget=False)
+        self.runner.shutdown()
         self.settings.sync()
         event.accept()
+
+
+def _unused_folder(path: Path) -> Path:
+    """``path``, or ``path 2``, ``path 3``… the first that does not exist yet."""
+    candidate, number = path, 2
+    while candidate.exists() and number < 100:
+        candidate = path.with_name(f"{path.name} {number}")
+        number += 1
+    return candidate
 
 
 def _is_demo_folder(path: Path) -> bool:

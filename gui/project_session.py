@@ -23,6 +23,7 @@ class PersonRow:
     id: int
     name: str
     count: int  # labelled, non-rejected faces
+    number_key: int | None = None  # 1-9: labels with this person; stays with the person
 
 
 class ProjectSession(QObject):
@@ -50,8 +51,12 @@ class ProjectSession(QObject):
 
     # Queries ------------------------------------------------------------------
     def person_rows(self) -> list[PersonRow]:
+        """Persons with a number key first, in key order (a new person joins the end and
+        moves nobody), then the others by name."""
         counts = self.catalog.person_counts()
-        return [PersonRow(p.id, p.name, counts.get(p.name, 0)) for p in self.catalog.persons()]
+        rows = [PersonRow(p.id, p.name, counts.get(p.name, 0), p.number_key)
+                for p in self.catalog.persons()]
+        return sorted(rows, key=lambda r: (r.number_key is None, r.number_key or 0))
 
     def can_undo(self) -> bool:
         return self.catalog.can_undo()
@@ -91,8 +96,11 @@ class ProjectSession(QObject):
 
     def _announce(self, change: LabelChange | None) -> None:
         if change is not None:
-            self.labels_changed.emit(change)
-            self.persons_changed.emit()  # counts moved
+            if change.face_ids:
+                self.labels_changed.emit(change)
+            if change.rejected_face_ids:
+                self.faces_changed.emit()
+            self.persons_changed.emit()  # counts moved, or persons renamed, gone, back
         self.history_changed.emit()
 
     # Persons ------------------------------------------------------------------
@@ -106,45 +114,46 @@ class ProjectSession(QObject):
         return person
 
     def rename_person(self, person_id: int, new_name: str) -> bool:
-        if not new_name.strip():
-            self.error_occurred.emit("A person needs a name")
-            return False
+        """Rename (an undoable action); the engine says which names are allowed."""
+        return self._person_action(lambda: self.catalog.rename_person(person_id, new_name))
+
+    def merge_persons(self, source_id: int, target_id: int) -> bool:
+        return self._person_action(lambda: self.catalog.merge_persons(source_id, target_id))
+
+    def delete_person(self, person_id: int) -> bool:
+        return self._person_action(lambda: self.catalog.delete_person(person_id))
+
+    def set_number_key(self, person_id: int, key: int | None) -> bool:
+        """Pin a person to a number key (not an action: nothing is labelled)."""
         try:
-            self.catalog.rename_person(person_id, new_name)
+            self.catalog.set_number_key(person_id, key)
         except CatalogError as exc:
             self.error_occurred.emit(str(exc))
             return False
         self.persons_changed.emit()
         return True
 
-    def merge_persons(self, source_id: int, target_id: int) -> bool:
-        return self._rewrite_persons(lambda: self.catalog.merge_persons(source_id, target_id))
-
-    def delete_person(self, person_id: int) -> bool:
-        return self._rewrite_persons(lambda: self.catalog.delete_person(person_id))
-
-    def _rewrite_persons(self, mutation) -> bool:
+    def _person_action(self, mutation) -> bool:
         try:
-            face_ids = mutation()
+            change = mutation()
         except CatalogError as exc:
             self.error_occurred.emit(str(exc))
             return False
-        self.persons_changed.emit()
-        if face_ids:
-            self.labels_changed.emit(LabelChange(0, "", tuple(face_ids)))
-        self.history_changed.emit()
+        self._announce(change if isinstance(change, LabelChange) else None)
+        if not isinstance(change, LabelChange):  # a rename: no face changed
+            self.persons_changed.emit()
         return True
 
     # Faces --------------------------------------------------------------------
     def set_rejected(self, face_ids: Iterable[int], rejected: bool) -> bool:
-        """Mark detections as not a face (hidden from the library and training)."""
+        """Mark detections as not a face (hidden from the library and training), as
+        one undoable action."""
         try:
-            self.catalog.set_rejected(face_ids, rejected)
+            change = self.catalog.set_rejected(face_ids, rejected)
         except CatalogError as exc:
             self.error_occurred.emit(str(exc))
             return False
-        self.faces_changed.emit()
-        self.persons_changed.emit()
+        self._announce(change)
         return True
 
     def notify_label_issues_changed(self) -> None:

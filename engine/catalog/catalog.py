@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -19,10 +20,33 @@ from engine.catalog.runs import RunStore
 LABEL_SOURCES = ("import", "user", "model")
 
 
+# A folder name can be this long on every common file system: an import that names
+# persons after folders never meets this limit.
+PERSON_NAME_MAX = 255
+NUMBER_KEYS = 9  # persons 1-9: the labelling keys of the library and the photo viewer
+
+
 @dataclass(frozen=True)
 class Person:
     id: int
     name: str
+    number_key: int | None = None  # 1-9: the key that labels with this person, kept for good
+
+
+def person_name(text: str) -> str:
+    """The name a person gets for ``text`` (spaces around it removed), or CatalogError
+    saying why ``text`` cannot name a person. The one rule for the app, the CLI and
+    imports (folder names)."""
+    name = str(text).strip()
+    if not name:
+        raise CatalogError("A person needs a name (it cannot be empty or only spaces)")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise CatalogError("A person's name must be one line of text (no tabs, line breaks "
+                           "or control characters)")
+    if len(name) > PERSON_NAME_MAX:
+        raise CatalogError(f"A person's name can have at most {PERSON_NAME_MAX} characters "
+                           f"(this one has {len(name)})")
+    return name
 
 
 @dataclass(frozen=True)
@@ -78,10 +102,13 @@ class Split:
 
 @dataclass(frozen=True)
 class LabelChange:
-    """What an undo/redo (or a relabel) changed: views refresh these faces."""
+    """What an action, its undo or its redo changed: views refresh these faces, and the
+    persons or the face list when those changed too."""
     action_id: int
     description: str
     face_ids: tuple[int, ...]
+    persons_changed: bool = False  # a person was renamed, removed or brought back
+    rejected_face_ids: tuple[int, ...] = ()  # faces marked "not a face" or restored
 
 
 _FACE_COLUMNS = """f.id, f.photo_id, f.face_index, f.x1, f.y1, f.x2, f.y2, f.landmarks, f.score,
@@ -139,75 +166,125 @@ class Catalog:
 
     # ----------------------------------------------------------------- persons
     def persons(self) -> list[Person]:
-        rows = self.db.conn.execute("SELECT id, name FROM persons ORDER BY name COLLATE NOCASE")
-        return [Person(r["id"], r["name"]) for r in rows]
+        rows = self.db.conn.execute(
+            "SELECT id, name, number_key FROM persons ORDER BY name COLLATE NOCASE")
+        return [Person(r["id"], r["name"], r["number_key"]) for r in rows]
 
     def person_by_name(self, name: str) -> Person | None:
-        row = self.db.conn.execute("SELECT id, name FROM persons WHERE name = ?",
+        row = self.db.conn.execute("SELECT id, name, number_key FROM persons WHERE name = ?",
                                    (name,)).fetchone()
-        return Person(row["id"], row["name"]) if row else None
+        return Person(row["id"], row["name"], row["number_key"]) if row else None
 
     def ensure_person(self, name: str) -> Person:
-        name = name.strip()
-        if not name:
-            raise CatalogError("A person needs a name")
+        """The person called ``name``, created if new (with the lowest free number key).
+
+        Creating a person is not an undoable action: imports create persons too, and
+        nothing is labelled yet; the labels given to them are.
+        """
+        name = person_name(name)
         with self.db.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO persons(name, created_at) VALUES (?, ?)",
-                         (name, time.time()))
-            row = conn.execute("SELECT id, name FROM persons WHERE name = ?", (name,)).fetchone()
-        return Person(row["id"], row["name"])
+            row = conn.execute("SELECT id FROM persons WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                conn.execute("INSERT INTO persons(id, name, created_at, number_key) "
+                             "VALUES (?, ?, ?, ?)", (self._new_person_id(conn), name,
+                                                     time.time(), self._free_number_key(conn)))
+        return self.person_by_name(name)
 
     def rename_person(self, person_id: int, new_name: str) -> Person:
-        new_name = new_name.strip()
-        other = self.person_by_name(new_name)
-        if other and other.id != person_id:
-            raise CatalogError(f"A person named {new_name!r} already exists; merge instead")
+        """Rename as one undoable action."""
+        new_name = person_name(new_name)
         with self.db.write() as conn:
-            conn.execute("UPDATE persons SET name = ? WHERE id = ?", (new_name, person_id))
-        return Person(person_id, new_name)
+            before = self._person_state(conn, person_id)
+            if before is None:
+                raise CatalogError(f"No person with id {person_id}")
+            other = conn.execute("SELECT id FROM persons WHERE name = ?", (new_name,)).fetchone()
+            if other and other[0] != person_id:
+                raise CatalogError(f"A person named {new_name!r} already exists; merge instead")
+            if new_name != before["name"]:
+                after = {**before, "name": new_name}
+                self._record_action(conn, f"Rename {before['name']} to {new_name}", [],
+                                    {"persons": [[person_id, before, after]]})
+                conn.execute("UPDATE persons SET name = ? WHERE id = ?", (new_name, person_id))
+            row = self._person_state(conn, person_id)
+        return Person(person_id, row["name"], row["number_key"])
 
-    def merge_persons(self, source_id: int, target_id: int) -> tuple[int, ...]:
-        """Give every face of ``source_id`` to ``target_id`` and remove ``source_id``.
-
-        Not an undoable label action (the source person is gone, so an undo could not
-        restore it); instead the label history is rewritten to name the target, so
-        older actions still undo and redo. Returns the faces whose label changed.
-        """
+    def merge_persons(self, source_id: int, target_id: int) -> LabelChange:
+        """Give every face of ``source_id`` to ``target_id`` and remove ``source_id``, as
+        one undoable action (an undo brings the person back with their faces)."""
         if source_id == target_id:
             raise CatalogError("A person cannot be merged into itself")
         with self.db.write() as conn:
-            if self._person_name(conn, target_id) is None:
+            target = self._person_name(conn, target_id)
+            if target is None:
                 raise CatalogError(f"No person with id {target_id}")
-            moved = tuple(r[0] for r in conn.execute(
-                "SELECT face_id FROM face_labels WHERE person_id = ? ORDER BY face_id",
-                (source_id,)))
-            conn.execute("UPDATE face_labels SET person_id = ? WHERE person_id = ?",
-                         (target_id, source_id))
-            self._rewrite_person_history(conn, source_id, target_id)
-            conn.execute("UPDATE photos SET import_person_id = ? WHERE import_person_id = ?",
-                         (target_id, source_id))
-            conn.execute("DELETE FROM persons WHERE id = ?", (source_id,))
-        return moved
+            return self._remove_person(conn, source_id, target_id,
+                                       lambda name: f"Merge {name} into {target}")
 
-    def delete_person(self, person_id: int) -> tuple[int, ...]:
-        """Remove a person; their faces become unlabelled. Like a merge, not undoable:
-        the history is rewritten so that older actions no longer name the person."""
+    def delete_person(self, person_id: int) -> LabelChange:
+        """Remove a person, as one undoable action; their faces become unlabelled."""
         with self.db.write() as conn:
-            unlabelled = tuple(r[0] for r in conn.execute(
-                "SELECT face_id FROM face_labels WHERE person_id = ? ORDER BY face_id",
-                (person_id,)))
-            self._rewrite_person_history(conn, person_id, None)
-            # face_labels rows go with the person (ON DELETE CASCADE), photos' import
-            # person is set to NULL.
-            conn.execute("DELETE FROM persons WHERE id = ?", (person_id,))
-        return unlabelled
+            return self._remove_person(conn, person_id, None, lambda name: f"Delete {name}")
+
+    def _remove_person(self, conn, person_id: int, target_id: int | None,
+                       describe) -> LabelChange:
+        before = self._person_state(conn, person_id)
+        if before is None:
+            raise CatalogError(f"No person with id {person_id}")
+        labels = conn.execute("SELECT face_id, source FROM face_labels WHERE person_id = ? "
+                              "ORDER BY face_id", (person_id,)).fetchall()
+        photos = [r[0] for r in conn.execute(
+            "SELECT id FROM photos WHERE import_person_id = ? ORDER BY id", (person_id,))]
+        description = describe(before["name"])
+        extra = {"persons": [[person_id, before, None]],
+                 "import_persons": [[p, person_id, target_id] for p in photos]}
+        changes = [(r[0], person_id, r[1], target_id, r[1] if target_id is not None else None)
+                   for r in labels]
+        action_id = self._record_action(conn, description, changes, extra)
+        self._apply_action(conn, action_id, undo=False)
+        return LabelChange(action_id, description, tuple(r[0] for r in labels),
+                           persons_changed=True)
+
+    def set_number_key(self, person_id: int, key: int | None) -> None:
+        """Pin ``person_id`` to number key ``key`` (1-9; None: no key). A person who had
+        that key gives it up (and gets this person's old key): keys never move silently."""
+        if key is not None and not 1 <= key <= NUMBER_KEYS:
+            raise CatalogError(f"Number keys are 1 to {NUMBER_KEYS}")
+        with self.db.write() as conn:
+            before = self._person_state(conn, person_id)
+            if before is None:
+                raise CatalogError(f"No person with id {person_id}")
+            holder = conn.execute("SELECT id FROM persons WHERE number_key = ? AND id != ?",
+                                  (key, person_id)).fetchone() if key is not None else None
+            conn.execute("UPDATE persons SET number_key = NULL WHERE id = ?", (person_id,))
+            if holder is not None:
+                conn.execute("UPDATE persons SET number_key = ? WHERE id = ?",
+                             (before["number_key"], holder[0]))
+            conn.execute("UPDATE persons SET number_key = ? WHERE id = ?", (key, person_id))
 
     @staticmethod
-    def _rewrite_person_history(conn, old_id: int, new_id: int | None) -> None:
-        for column, source in (("old_person_id", "old_source"), ("new_person_id", "new_source")):
-            conn.execute(f"UPDATE label_changes SET {column} = ?, "
-                         f"{source} = CASE WHEN ? IS NULL THEN NULL ELSE {source} END "
-                         f"WHERE {column} = ?", (new_id, new_id, old_id))
+    def _person_state(conn, person_id: int) -> dict | None:
+        row = conn.execute("SELECT name, created_at, number_key FROM persons WHERE id = ?",
+                           (person_id,)).fetchone()
+        return dict(row) if row else None
+
+    @staticmethod
+    def _free_number_key(conn, wanted: int | None = None) -> int | None:
+        taken = {r[0] for r in conn.execute(
+            "SELECT number_key FROM persons WHERE number_key IS NOT NULL")}
+        if wanted is not None and wanted not in taken:
+            return wanted
+        return next((k for k in range(1, NUMBER_KEYS + 1) if k not in taken), None)
+
+    @staticmethod
+    def _new_person_id(conn) -> int:
+        """An id no person ever had: an undo may bring a removed person back under theirs."""
+        in_history = conn.execute(
+            """SELECT MAX(json_extract(p.value, '$[0]')) FROM label_actions a,
+               json_each(a.extra, '$.persons') p WHERE a.extra IS NOT NULL""").fetchone()[0]
+        labelled = conn.execute("SELECT MAX(MAX(COALESCE(old_person_id, 0)), "
+                                "MAX(COALESCE(new_person_id, 0))) FROM label_changes").fetchone()[0]
+        current = conn.execute("SELECT MAX(id) FROM persons").fetchone()[0]
+        return 1 + max(in_history or 0, labelled or 0, current or 0)
 
     def person_counts(self) -> dict[str, int]:
         """Labelled, non-rejected faces per person (persons with none included)."""
@@ -367,11 +444,26 @@ class Catalog:
             JOIN face_labels l ON l.face_id = f.id WHERE f.rejected = 0 ORDER BY f.id""")
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def set_rejected(self, face_ids: Iterable[int], rejected: bool = True) -> None:
-        ids = list(face_ids)
+    def set_rejected(self, face_ids: Iterable[int], rejected: bool = True) -> LabelChange | None:
+        """Mark faces "not a face" (or a face again) as one undoable action."""
+        ids = list(dict.fromkeys(face_ids))
         with self.db.write() as conn:
-            conn.executemany("UPDATE faces SET rejected = ? WHERE id = ?",
-                             [(int(rejected), i) for i in ids])
+            old = {}
+            for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+                chunk = ids[start:start + 900]
+                old.update(conn.execute(f"SELECT id, rejected FROM faces WHERE id IN "
+                                        f"({','.join('?' * len(chunk))})", chunk).fetchall())
+            changed = [i for i in ids if i in old and bool(old[i]) != rejected]
+            if not changed:
+                return None
+            noun = "face" if len(changed) == 1 else "faces"
+            description = (f"Mark {len(changed)} {noun} as not a face" if rejected
+                           else f"Restore {len(changed)} {noun} as a face")
+            action_id = self._record_action(
+                conn, description, [], {"rejected": [[i, False, True] if rejected
+                                                     else [i, True, False] for i in changed]})
+            self._apply_action(conn, action_id, undo=False)
+        return LabelChange(action_id, description, (), rejected_face_ids=tuple(changed))
 
     # ------------------------------------------------------ labels, undo, redo
     def set_labels(self, face_ids: Iterable[int], person_id: int | None, *,
@@ -394,18 +486,28 @@ class Catalog:
                 noun = "face" if len(changed) == 1 else "faces"
                 description = (f"Label {len(changed)} {noun} as {name}" if name
                                else f"Unlabel {len(changed)} {noun}")
-            # A new action makes the undone ones unreachable: the redo stack is cleared.
-            conn.execute("DELETE FROM label_actions WHERE undone = 1")
-            action_id = int(conn.execute(
-                "INSERT INTO label_actions(description, created_at) VALUES (?, ?)",
-                (description, now)).lastrowid)
-            conn.executemany(
-                """INSERT INTO label_changes(action_id, face_id, old_person_id, old_source,
-                   new_person_id, new_source) VALUES (?, ?, ?, ?, ?, ?)""",
-                [(action_id, i, *old.get(i, (None, None)), person_id,
+            action_id = self._record_action(
+                conn, description,
+                [(i, *old.get(i, (None, None)), person_id,
                   source if person_id is not None else None) for i in changed])
             self._apply_labels(conn, [(i, person_id, source) for i in changed], now)
         return LabelChange(action_id, description, tuple(changed))
+
+    @staticmethod
+    def _record_action(conn, description: str, label_changes: list[tuple],
+                       extra: dict | None = None) -> int:
+        """Store an action: its label changes (face, old person and source, new person and
+        source) and ``extra``, the rest of what it changes (see :meth:`_apply_action`)."""
+        # A new action makes the undone ones unreachable: the redo stack is cleared.
+        conn.execute("DELETE FROM label_actions WHERE undone = 1")
+        action_id = int(conn.execute(
+            "INSERT INTO label_actions(description, created_at, extra) VALUES (?, ?, ?)",
+            (description, time.time(), json.dumps(extra) if extra else None)).lastrowid)
+        conn.executemany(
+            """INSERT INTO label_changes(action_id, face_id, old_person_id, old_source,
+               new_person_id, new_source) VALUES (?, ?, ?, ?, ?, ?)""",
+            [(action_id, *change) for change in label_changes])
+        return action_id
 
     def can_undo(self) -> bool:
         return self.db.conn.execute(
@@ -422,7 +524,6 @@ class Catalog:
         return self._step(undo=False)
 
     def _step(self, undo: bool) -> LabelChange | None:
-        now = time.time()
         with self.db.write() as conn:
             # Undo takes the newest live action; redo the oldest undone one.
             row = conn.execute(
@@ -430,19 +531,76 @@ class Catalog:
                 + ("DESC" if undo else "ASC") + " LIMIT 1", (0 if undo else 1,)).fetchone()
             if row is None:
                 return None
-            changes = conn.execute(
-                "SELECT face_id, old_person_id, old_source, new_person_id, new_source "
-                "FROM label_changes WHERE action_id = ?", (row["id"],)).fetchall()
-            existing = {r[0] for r in conn.execute(
-                f"SELECT id FROM faces WHERE id IN ({','.join('?' * len(changes))})",
-                [c["face_id"] for c in changes])}
-            updates = [(c["face_id"], c["old_person_id"] if undo else c["new_person_id"],
-                        c["old_source"] if undo else c["new_source"])
-                       for c in changes if c["face_id"] in existing]
-            self._apply_labels(conn, updates, now)
+            change = self._apply_action(conn, row["id"], undo=undo)
             conn.execute("UPDATE label_actions SET undone = ? WHERE id = ?",
                          (1 if undo else 0, row["id"]))
-        return LabelChange(row["id"], row["description"], tuple(u[0] for u in updates))
+        return change
+
+    def _apply_action(self, conn, action_id: int, *, undo: bool) -> LabelChange:
+        """Put the library in the state before (``undo``) or after action ``action_id``.
+
+        ``extra`` holds ``persons`` [[id, state before, state after]] (a state is the
+        person's row, None where the person does not exist), ``import_persons``
+        [[photo, before, after]] and ``rejected`` [[face, before, after]]. Persons are
+        brought back before the labels that name them and removed after them.
+        """
+        row = conn.execute("SELECT description, extra FROM label_actions WHERE id = ?",
+                           (action_id,)).fetchone()
+        description = row["description"]
+        extra = json.loads(row["extra"]) if row["extra"] else {}
+        pick = (lambda change: change[1]) if undo else (lambda change: change[2])
+        persons = [(p[0], pick(p)) for p in extra.get("persons", ())]
+        for person_id, state in persons:
+            if state is not None:
+                self._restore_person(conn, person_id, state, description, undo)
+
+        changes = conn.execute(
+            "SELECT face_id, old_person_id, old_source, new_person_id, new_source "
+            "FROM label_changes WHERE action_id = ?", (action_id,)).fetchall()
+        existing = self._existing_faces(conn, [c["face_id"] for c in changes])
+        updates = [(c["face_id"], c["old_person_id"] if undo else c["new_person_id"],
+                    c["old_source"] if undo else c["new_source"])
+                   for c in changes if c["face_id"] in existing]
+        self._apply_labels(conn, updates, time.time())
+
+        conn.executemany("UPDATE photos SET import_person_id = ? WHERE id = ?",
+                         [(pick(c), c[0]) for c in extra.get("import_persons", ())])
+        rejected = extra.get("rejected", ())
+        conn.executemany("UPDATE faces SET rejected = ? WHERE id = ?",
+                         [(int(pick(c)), c[0]) for c in rejected])
+        for person_id, state in persons:
+            if state is None:  # face_labels of the person went with the updates above
+                conn.execute("DELETE FROM persons WHERE id = ?", (person_id,))
+        rejected_ids = self._existing_faces(conn, [c[0] for c in rejected])
+        return LabelChange(action_id, description, tuple(u[0] for u in updates),
+                           persons_changed=bool(persons),
+                           rejected_face_ids=tuple(c[0] for c in rejected
+                                                   if c[0] in rejected_ids))
+
+    def _restore_person(self, conn, person_id: int, state: dict, description: str,
+                        undo: bool) -> None:
+        clash = conn.execute("SELECT name FROM persons WHERE name = ? AND id != ?",
+                             (state["name"], person_id)).fetchone()
+        if clash is not None:
+            step = "undo" if undo else "redo"
+            raise CatalogError(f"Cannot {step} “{description}”: another person is called "
+                               f"{clash[0]} now. Rename or merge that person first; nothing "
+                               "was changed.")
+        if conn.execute("SELECT 1 FROM persons WHERE id = ?", (person_id,)).fetchone():
+            conn.execute("UPDATE persons SET name = ? WHERE id = ?", (state["name"], person_id))
+            return
+        conn.execute("INSERT INTO persons(id, name, created_at, number_key) VALUES (?,?,?,?)",
+                     (person_id, state["name"], state["created_at"],
+                      self._free_number_key(conn, state["number_key"])))
+
+    @staticmethod
+    def _existing_faces(conn, face_ids: list[int]) -> set[int]:
+        out: set[int] = set()
+        for start in range(0, len(face_ids), 900):  # SQLite's bound-parameter limit
+            chunk = face_ids[start:start + 900]
+            out |= {r[0] for r in conn.execute(
+                f"SELECT id FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+        return out
 
     def history(self, limit: int = 50) -> list[tuple[int, str, bool]]:
         rows = self.db.conn.execute(

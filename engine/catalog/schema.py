@@ -153,6 +153,25 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at REAL NOT NULL
     );
     """,
+    # 4: every change of the library is one undoable action, not only labels: an action
+    # may also rename, remove or bring back persons, move photos' import person and mark
+    # faces "not a face" (JSON in label_actions.extra). Persons keep their number key (1-9)
+    # when others are added; existing persons keep the keys they had (alphabetical).
+    """
+    ALTER TABLE label_actions ADD COLUMN extra TEXT;
+    ALTER TABLE persons ADD COLUMN number_key INTEGER;
+    -- name is declared COLLATE NOCASE, so this ranks the names as the list showed them
+    UPDATE persons SET number_key = (
+        SELECT COUNT(*) FROM persons AS earlier WHERE earlier.name <= persons.name)
+    WHERE (SELECT COUNT(*) FROM persons AS earlier WHERE earlier.name <= persons.name) <= 9;
+    CREATE UNIQUE INDEX persons_number_key ON persons(number_key) WHERE number_key IS NOT NULL;
+    """,
+    # 5: the catalog ids of a run's persons, in the model's output order, so that a run
+    # still scores the right faces after a person is renamed (names alone would lose
+    # them). NULL for runs recorded before: those are matched by name.
+    """
+    ALTER TABLE runs ADD COLUMN person_ids TEXT;
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

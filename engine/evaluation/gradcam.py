@@ -5,6 +5,17 @@ explain, and how a Vision Transformer's token sequence becomes a 2-D grid, is th
 model zoo's knowledge (:func:`engine.models.gradcam_target_layers` and
 :func:`engine.models.gradcam_reshape_transform`), so one code path serves CNNs and ViT.
 
+The map is Grad-CAM's element-wise form (HiResCAM: gradient times activation at each
+position, summed over channels). Where the gradient is the same at every position (a
+network that average-pools its last features: ResNet, MobileNet, ...) it is Grad-CAM's
+map; where the network flattens its features into a Linear layer (the lab's CustomCNN1)
+Grad-CAM's position-averaged gradients weight whole channels, and those channels look
+like the photo: its map was a recoloured photo. Maps finer than
+``heatmap.HEAT_REGION_CELLS`` cells a side are averaged over regions of that size, so the
+map shows which parts of the face count rather than the photo's edges.
+
+How a map is drawn over the face, and when it is flat: engine.evaluation.heatmap.
+
 Both tools run the model in eval mode (dropout off, batch-norm running statistics)
 and then give every module back the train/eval mode it had, so they may be called
 on a model that is in the middle of training.
@@ -20,24 +31,39 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-from pytorch_grad_cam import GradCAM
-from pytorch_grad_cam.utils.image import show_cam_on_image
+from pytorch_grad_cam import HiResCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 import engine.models as model_zoo
+from engine.evaluation.heatmap import (FLAT_MESSAGE, LEGEND_TEXT, blend_heatmap,  # noqa: F401
+                                       colour_scale_stops, region_heatmap)
 
 log = logging.getLogger(__name__)
 
 ReshapeTransform = Callable[[torch.Tensor], torch.Tensor]
 
-
 @dataclass(frozen=True)
 class GradCamResult:
-    overlay: np.ndarray  # uint8 (H, W, 3) RGB: heatmap blended over the input image
+    overlay: np.ndarray  # uint8 (H, W, 3) RGB: blend_heatmap(input image, heatmap)
     heatmap: np.ndarray  # float32 (H, W) in [0, 1]; 1 = where the class evidence is
     predicted_index: int
     confidence: float  # softmax probability of the predicted class
+    flat: bool = False  # no region stands out (FLAT_MESSAGE); heatmap is then uniform
+
+
+class _RawCam(HiResCAM):
+    """HiResCAM that also keeps each layer's map before the package scales it to
+    [0, 1] (scaling hides whether a map has any contrast)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.raw_maps: list[np.ndarray] = []
+
+    def get_cam_image(self, *args, **kwargs) -> np.ndarray:
+        cam = super().get_cam_image(*args, **kwargs)
+        self.raw_maps.append(np.maximum(np.asarray(cam, dtype=np.float32), 0.0))
+        return cam
 
 
 @contextlib.contextmanager
@@ -97,25 +123,25 @@ def gradcam_overlay(model: nn.Module, arch: str, image_rgb_uint8: np.ndarray,
         # Gradients reach the target layer even when the backbone is frozen (transfer
         # learning), because the input itself then requires grad.
         input_tensor.requires_grad_(True)
-        cam = GradCAM(model=model, target_layers=list(target_layers),
+        cam = _RawCam(model=model, target_layers=list(target_layers),
                       reshape_transform=reshape_transform)
         try:
             targets = None if target_index is None else [ClassifierOutputTarget(int(target_index))]
-            heatmap = cam(input_tensor=input_tensor, targets=targets)[0]
+            cam(input_tensor=input_tensor, targets=targets)
             probabilities = torch.softmax(cam.outputs.detach()[0].float(), dim=0)
         finally:
             # Not the context-manager form: its __exit__ swallows IndexError.
             cam.activations_and_grads.release()
             for parameter, grad in saved_grads:
                 parameter.grad = grad
-    heatmap = np.clip(np.nan_to_num(heatmap.astype(np.float32)), 0.0, 1.0)
-    image_float = np.asarray(image_rgb_uint8, dtype=np.float32) / 255.0
-    overlay = show_cam_on_image(image_float, heatmap, use_rgb=True)
+    heatmap, flat = region_heatmap([raw[0] for raw in cam.raw_maps],
+                                   tuple(np.asarray(image_rgb_uint8).shape[:2]))
+    overlay = blend_heatmap(image_rgb_uint8, heatmap)
     predicted = int(torch.argmax(probabilities))
     log.debug("Grad-CAM for %s: class %s explained, class %d predicted", arch,
               "predicted" if target_index is None else target_index, predicted)
     return GradCamResult(overlay=overlay, heatmap=heatmap, predicted_index=predicted,
-                         confidence=float(probabilities[predicted]))
+                         confidence=float(probabilities[predicted]), flat=flat)
 
 
 def list_feature_layers(model: nn.Module) -> list[str]:

@@ -57,19 +57,22 @@ def write_lab_report(project: Project, run_id: str, out_path: str | os.PathLike,
 
 def lab_report_html(project: Project, run_id: str, *, options: ReportOptions = ReportOptions(),
                     ctx: TaskContext | None = None) -> str:
-    from engine.evaluation.runs import evaluate_run, project_scoreboard, stored_report
+    from engine.evaluation.runs import current_report, run_standing
 
     ctx = ctx or null_context()
     steps = 6
     ctx.report(STAGE, 0, steps, "evaluating")
     record = project.catalog.runs.get(run_id)
-    report = stored_report(project, run_id) or evaluate_run(project, run_id, ctx=ctx)
+    # A stored evaluation older than the test set is scored again: a report is about
+    # the project as it is when it is written.
+    report = current_report(project, run_id, ctx=ctx)
     ctx.check()
     ctx.report(STAGE, 1, steps, "charts")
-    rows = project_scoreboard(project, split_id=record.split_id).rows(record.split_id) \
-        if record.split_id is not None else []
+    standing = run_standing(project, run_id)
+    rows = standing.standings.rows
     epochs = project.catalog.runs.epochs(run_id)
-    sections = [_header(project, record, report), _config_section(record.config),
+    sections = [_header(project, record, report, standing.notes),
+                _config_section(record.config),
                 _metrics_section(report),
                 _figure("Confusion matrix", charts.confusion_png(report),
                         "Rows: the true person; columns: the person predicted. The diagonal "
@@ -83,8 +86,9 @@ def lab_report_html(project: Project, run_id: str, *, options: ReportOptions = R
                                 "over-fitting."))
     if rows:
         sections.append(_figure("Scoreboard", charts.scoreboard_png(rows, run_id),
-                                "Every evaluated run on the same test split, ranked by "
-                                "accuracy; macro-averaged precision, recall and F1."))
+                                "Every evaluated run scored on the same test faces, ranked "
+                                "by accuracy; macro-averaged precision, recall and F1."))
+    sections.append(_not_comparable_section(standing.standings.not_comparable))
     ctx.check()
     ctx.report(STAGE, 3, steps, "sample predictions")
     sections.append(_samples_section(project, report, options.samples_per_kind))
@@ -97,15 +101,26 @@ def lab_report_html(project: Project, run_id: str, *, options: ReportOptions = R
 
 
 # ------------------------------------------------------------------ sections
-def _header(project: Project, record, report: EvaluationReport) -> str:
+def _header(project: Project, record, report: EvaluationReport, notes: Sequence[str]) -> str:
     low, high = report.accuracy_ci
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    remarks = "".join(f"<p class=note>{_e(note)}</p>" for note in notes)
     return (f"<h1>Lab report: {_e(_arch_name(record.arch))}</h1>"
             f"<p class=meta>Project <b>{_e(project.root.name)}</b> · run <code>{_e(record.id)}"
             f"</code> · status {_e(record.status)} · written {when}</p>"
             f"<p class=headline>Test accuracy <b>{report.accuracy:.1%}</b> "
             f"<span class=ci>(95% interval {low:.1%} – {high:.1%}, "
-            f"{len(report.samples)} test faces, {len(report.persons)} persons)</span></p>")
+            f"{len(report.samples)} test faces, {len(report.persons)} persons)</span></p>"
+            + remarks)
+
+
+def _not_comparable_section(left_out) -> str:
+    if not left_out:
+        return ""
+    items = "".join(f"<li><b>{_e(_arch_name(n.label))}</b> <code>{_e(n.run_id)}</code> "
+                    f"({n.accuracy:.1%}): {_e(n.reason)}</li>" for n in left_out)
+    return ("<h3>Runs not ranked with this one</h3><p>Their accuracies were measured on other "
+            f"test faces, so they do not compare:</p><ul class=left-out>{items}</ul>")
 
 
 def _config_section(config: dict) -> str:
@@ -171,10 +186,19 @@ def _gradcam_section(project: Project, run_id: str, report: EvaluationReport, co
     except Exception as exc:  # a report without heat maps beats no report
         log.warning("Grad-CAM left out of the report of %s: %s", run_id, exc)
         return f"<h2>Grad-CAM</h2><p>Grad-CAM could not be computed: {_e(str(exc))}</p>"
-    figures = "".join(_sample_figure(project, s, png) for s, png in zip(chosen, overlays))
-    return ("<h2>Grad-CAM: where the model looks</h2><p>Red marks the parts of the face "
-            "that raised the score of the predicted person the most.</p>"
-            f"<div class=gallery>{figures}</div>")
+    from engine.evaluation.heatmap import FLAT_MESSAGE, colour_scale_stops
+
+    flat_note = "<br><i>flat map: no region stands out</i>"
+    figures = "".join(_sample_figure(project, s, png, flat_note if flat else "")
+                      for s, (png, flat) in zip(chosen, overlays))
+    gradient = ", ".join(f"{colour} {position:.0%}" for position, colour in colour_scale_stops())
+    legend = ("<p class=legend>low <span class=scale style=\"background: linear-gradient(to "
+              f"right, {gradient})\"></span> high evidence for the predicted person</p>")
+    flats = sum(flat for _, flat in overlays)
+    flat_text = (f"<p>{flats} of these maps are flat. {_e(FLAT_MESSAGE)}</p>" if flats else "")
+    return ("<h2>Grad-CAM: where the model looks</h2><p>The warmer and more opaque the "
+            "colour, the more that part of the face raised the score of the predicted "
+            f"person.</p>{legend}{flat_text}<div class=gallery>{figures}</div>")
 
 
 def _gradcam_choice(report: EvaluationReport, count: int) -> list[SamplePrediction]:
@@ -184,7 +208,8 @@ def _gradcam_choice(report: EvaluationReport, count: int) -> list[SamplePredicti
 
 
 def _gradcam_overlays(project: Project, run_id: str, samples: Sequence[SamplePrediction],
-                      ctx: TaskContext) -> list[bytes]:
+                      ctx: TaskContext) -> list[tuple[bytes, bool]]:
+    """One (PNG, flat) per sample: the map blended over the face, and whether it is flat."""
     from engine.data.cache import model_input
     from engine.evaluation.gradcam import gradcam_overlay
     from engine.evaluation.runs import run_checkpoint
@@ -201,7 +226,7 @@ def _gradcam_overlays(project: Project, run_id: str, samples: Sequence[SamplePre
         with Image.open(project.resolve_inside(face.crop_path)) as crop:
             image = model_input(crop, spec.input_size)
         result = gradcam_overlay(trained.model, spec.name, image, spec.mean, spec.std)
-        pngs.append(charts.image_png(result.overlay, SAMPLE_IMAGE_MAX))
+        pngs.append((charts.image_png(result.overlay, SAMPLE_IMAGE_MAX), result.flat))
     return pngs
 
 
@@ -261,12 +286,15 @@ body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width
        margin: 2em auto; padding: 0 1em; color: #1d1f22; line-height: 1.4; }}
 h1 {{ margin-bottom: 0.2em; }} h2 {{ margin-top: 1.6em; border-bottom: 1px solid #ddd; }}
 .meta, .ci, figcaption {{ color: #5b6068; }} .headline {{ font-size: 1.3em; }}
+.note {{ border-left: 4px solid #DD8452; padding: 2px 10px; background: #fdf3ea; }}
 table {{ border-collapse: collapse; margin: 0.5em 0; }}
 th, td {{ padding: 4px 10px; border-bottom: 1px solid #e4e6ea; text-align: right; }}
 th {{ text-align: left; }} table.config td {{ text-align: left; font-family: monospace; }}
 tr.sum th, tr.sum td {{ border-top: 2px solid #bbb; font-weight: 600; }}
 figure.chart img {{ max-width: 100%; }}
 .gallery {{ display: flex; flex-wrap: wrap; gap: 10px; }}
+.legend {{ display: flex; align-items: center; gap: 6px; font-size: 0.85em; color: #5b6068; }}
+.legend .scale {{ display: inline-block; width: 160px; height: 10px; border-radius: 2px; }}
 .gallery figure {{ margin: 0; width: 124px; font-size: 0.8em; text-align: center; }}
 .gallery img {{ width: 112px; height: 112px; object-fit: cover; border-radius: 4px;
                border: 3px solid #55A868; }}

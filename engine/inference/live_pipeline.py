@@ -85,9 +85,16 @@ class LiveFace:
 
 @dataclass(frozen=True)
 class LiveGradCam:
-    track_id: int
+    track_id: int               # the face it explains (LiveFace.track_id)
     person: str                 # the class explained (the model's best guess)
     overlay: np.ndarray = field(repr=False, compare=False)  # RGB uint8, the model's input size
+    confidence: float = 0.0     # the model's probability for ``person``, same forward pass
+    flat: bool = False          # no region stands out (gradcam.FLAT_MESSAGE)
+
+    def caption(self) -> str:
+        """What the inset says: who the map explains, from the map's own forward pass."""
+        return (f"Grad-CAM: {self.person} {confidence_text(self.confidence)}"
+                + (" · flat map" if self.flat else ""))
 
 
 @dataclass(frozen=True)
@@ -271,4 +278,4 @@ class FramePipeline:
             self._last_gradcam = now
         result.overlay.flags.writeable = False
         return LiveGradCam(face.track_id, trained.class_names[result.predicted_index],
-                           result.overlay)
+                           result.overlay, result.confidence, result.flat)

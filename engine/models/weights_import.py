@@ -5,6 +5,9 @@ destination, then that copy is hashed and checked, then renamed into place
 (`engine.storage.staged_file` and `publish_staged`), so what is verified is exactly
 what gets installed and a failed or interrupted import leaves nothing behind.
 `install_weights_file` is that one path; `facelab weights download` ends in it too.
+Weights published in another format (dlib's `.dat`) are checked by their SHA-256 and
+converted into the architecture's state-dict file instead
+(`engine.models.weights.install_converted`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from engine.models.errors import (
     WeightsIncompatibleError,
 )
 from engine.models.spec import ArchSpec, list_architectures
-from engine.models.weights import facelab_weights_dir, load_backbone_state, read_state_dict
+from engine.models.weights import (
+    facelab_weights_dir,
+    install_converted,
+    load_backbone_state,
+    read_state_dict,
+    write_licence_note,
+)
 from engine.storage import publish_staged, sha256_file, staged_file
 
 log = logging.getLogger(__name__)
@@ -38,9 +47,12 @@ def expected_sha256_prefix(filename: str) -> str | None:
 def spec_for_weights_file(filename: str) -> ArchSpec:
     specs = [spec for spec in list_architectures() if spec.weights_filename]
     for spec in specs:
-        if spec.weights_filename == filename:
+        if filename in (spec.weights_filename, spec.convertible and spec.convertible.filename):
             return spec
-    expected = ", ".join(f"{spec.weights_filename} ({spec.name})" for spec in specs)
+    expected = ", ".join(
+        f"{spec.weights_filename}{' or ' + spec.convertible.filename if spec.convertible else ''} ({spec.name})"
+        for spec in specs
+    )
     raise UnrecognizedWeightsFileError(
         f"{filename} is not a weights file FaceLab knows. Expected one of: {expected}. "
         "Keep the file name exactly as downloaded."
@@ -101,6 +113,7 @@ def install_weights_file(source: Path, spec: ArchSpec, *, move: bool = False) ->
             shutil.copyfile(source, staged)
         # Hashing the staged copy, not the source, checks the very bytes installed.
         _verify(staged, spec, sha256_file(staged))
+        write_licence_note(spec, destination.parent)  # converted weights travel with their licence
         publish_staged(staged, destination)
     log.info("Installed %s weights for %s at %s", spec.pretrained_dataset or "pretrained", spec.name, destination)
     return destination
@@ -115,4 +128,10 @@ def import_weights(file: str | os.PathLike[str]) -> Path:
     source = Path(file)
     if not source.is_file():
         raise FileNotFoundError(f"No such weights file: {source}")
-    return install_weights_file(source, spec_for_weights_file(source.name))
+    spec = spec_for_weights_file(source.name)
+    if spec.convertible is not None and source.name == spec.convertible.filename:
+        # The conversion hashes the very bytes it then parses; only its result is installed.
+        destination = install_converted(spec, source, facelab_weights_dir())
+        log.info("Imported %s as %s weights for %s", source.name, spec.pretrained_dataset, spec.name)
+        return destination
+    return install_weights_file(source, spec)

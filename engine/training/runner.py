@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from engine.catalog import CatalogError, EpochRecord, RunRecord
+from engine.catalog.runs import resume_refusal
 from engine.data.cache import load_face_tensors
 from engine.data.embeddings import EmbeddingCache
-from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split
+from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split, run_split
 from engine.evaluation.metrics import EvaluationReport
 from engine.models import get_spec, weight_search_dirs, weights_status
 from engine.models.errors import WeightsUnavailableError
@@ -26,6 +27,7 @@ from engine.storage import remove_stale_temps
 from engine.tasks import TaskContext, null_context
 from engine.training.config import TrainConfig, model_input_size
 from engine.training.events import EpochEnded, RunFinished, TrainingEvent
+from engine.training.run_persons import match_run_persons
 from engine.training.trainer import LAST_CHECKPOINT, TrainData, Trainer
 
 log = logging.getLogger(__name__)
@@ -42,14 +44,14 @@ def new_run_id(arch: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{arch}-{secrets.token_hex(2)}"
 
 
-def _class_names(catalog, split: SplitData) -> tuple[list[str], dict[int, int]]:
-    """Persons with at least one training face, by name: the model's output order."""
+def _class_persons(catalog, split: SplitData) -> list[tuple[int, str]]:
+    """Persons with at least one training face, (id, name) by name: the model's output order."""
     names = {p.id: p.name for p in catalog.persons()}
     present = sorted({person for _, person in split.train}, key=lambda p: names[p].lower())
     if len(present) < 2:
         raise CatalogError("Training needs labelled faces of at least 2 persons "
                            f"(this project has {len(present)}).")
-    return [names[p] for p in present], {p: i for i, p in enumerate(present)}
+    return [(p, names[p]) for p in present]
 
 
 def _tensors(project: Project, pairs, index_of: dict[int, int], size: int, ctx):
@@ -79,17 +81,22 @@ class _CatalogRecorder:
                              best_val_acc=event.best_val_acc)
 
 
-def prepare_data(project: Project, split: SplitData, persons: Sequence[str] | None,
-                 size: int, ctx: TaskContext) -> tuple[TrainData, list[str]]:
-    catalog = project.catalog
-    if persons is None:
-        persons, index_of = _class_names(catalog, split)
+def prepare_data(project: Project, split: SplitData, record: RunRecord | None,
+                 size: int, ctx: TaskContext) -> tuple[TrainData, list[tuple[int, str]]]:
+    """The split's tensors for a new run (``record`` None: the persons with training
+    faces now) or for resuming ``record`` (its own persons, matched as they are now)."""
+    if record is None:
+        classes = _class_persons(project.catalog, split)
+        persons = [name for _, name in classes]
+        index_of = {pid: i for i, (pid, _) in enumerate(classes)}
     else:
-        ids = {p.name: p.id for p in catalog.persons()}
-        index_of = {ids[name]: i for i, name in enumerate(persons) if name in ids}
+        # The model's output names stay as trained: the checkpoint holds them.
+        classes = []
+        persons = list(record.persons)
+        index_of = match_run_persons(project.catalog, record).index_of()
     train_x, train_y, _ = _tensors(project, split.train, index_of, size, ctx)
     val_x, val_y, _ = _tensors(project, split.val, index_of, size, ctx)
-    return TrainData(train_x, train_y, val_x, val_y, tuple(persons)), list(persons)
+    return TrainData(train_x, train_y, val_x, val_y, tuple(persons)), classes
 
 
 def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAULT_SPLIT,
@@ -106,11 +113,12 @@ def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAUL
                                           arch=config.arch, filename=status.filename,
                                           search_dirs=weight_search_dirs())
     split = ensure_split(project.catalog, split_name)
-    data, persons = prepare_data(project, split, None, model_input_size(config), ctx)
+    data, classes = prepare_data(project, split, None, model_input_size(config), ctx)
     run_id = new_run_id(config.arch)
     run_dir = project.runs_dir / run_id
     project.catalog.runs.create(run_id=run_id, arch=config.arch, split_id=split.split.id,
-                                config=config.to_dict(), persons=persons,
+                                config=config.to_dict(), persons=[n for _, n in classes],
+                                person_ids=[pid for pid, _ in classes],
                                 run_dir=project.stored_path(run_dir), sweep_id=sweep_id)
     return _fit(project, config, data, run_id, callbacks, ctx, resume=False, evaluate=evaluate)
 
@@ -118,14 +126,18 @@ def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAUL
 def resume_run(project: Project, run_id: str, *,
                callbacks: Sequence[Callable[[TrainingEvent], None]] = (),
                ctx: TaskContext | None = None, evaluate: bool = True) -> RunResult:
-    """Continue a cancelled or interrupted run from its last checkpoint."""
+    """Continue a run that stopped before its end (see `resume_refusal`) from its last
+    checkpoint, or from epoch 1 when it stopped before saving one."""
     ctx = ctx or null_context()
-    record = project.catalog.runs.get(run_id)
-    if record.status in ("completed", "early_stopped"):
-        raise CatalogError(f"Run {run_id} already finished ({record.status}); nothing to resume")
+    runs = project.catalog.runs
+    runs.mark_dead_runs_interrupted()  # "running" only while its process lives
+    record = runs.get(run_id)
+    refusal = resume_refusal(run_id, record.status)
+    if refusal is not None:
+        raise CatalogError(refusal)
     config = TrainConfig.from_dict(record.config)
     split = _split_of(project, record)
-    data, _ = prepare_data(project, split, record.persons, model_input_size(config), ctx)
+    data, _ = prepare_data(project, split, record, model_input_size(config), ctx)
     project.catalog.runs.set_running(run_id)
     run_dir = project.resolve_inside(record.run_dir)
     remove_stale_temps(run_dir)  # half-written checkpoints of a killed process
@@ -153,11 +165,10 @@ def _embedding_cache(project: Project, config: TrainConfig) -> EmbeddingCache | 
 
 
 def _split_of(project: Project, record: RunRecord) -> SplitData:
-    row = project.catalog.db.conn.execute("SELECT name FROM splits WHERE id = ?",
-                                          (record.split_id,)).fetchone()
-    if row is None:
+    split = run_split(project.catalog, record.split_id)
+    if split is None:
         raise CatalogError(f"Run {record.id}'s split was deleted; it cannot be resumed")
-    return ensure_split(project.catalog, row[0])
+    return split
 
 
 def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, callbacks,

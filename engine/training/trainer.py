@@ -37,8 +37,9 @@ from engine.training.device import DeviceSetup, resolve_setup, to_device, traini
 from engine.training.embedding import FaceEmbedder, HeadFeatures
 from engine.training.events import (BatchEnded, CheckpointSaved, EpochEnded, EventCallback,
                                     RunFinished, RunStarted, RunStatus, TrainingEvent)
+from engine.training.best_epoch import is_improvement
 from engine.training.run_state import (RunState, build_run_state, checkpoint_payload,
-                                       is_improvement, restore_run_state)
+                                       restore_run_state)
 from engine.training.sampling import epoch_order
 from engine.training.step import TrainStep, autocast, make_train_step
 

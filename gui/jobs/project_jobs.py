@@ -19,25 +19,42 @@ from engine.tasks import Cancelled, TaskContext
 
 @dataclass(frozen=True)
 class ImportSummary:
-    photos_added: int
+    photos_added: int                       # new photos, the undecodable ones included
     already_imported: int
     duplicates: int
     photos_cropped: int
     faces_found: int
     photos_without_face: int
-    skipped: tuple[tuple[str, str], ...]  # (path, reason)
+    skipped: tuple[tuple[str, str], ...]  # (path, reason): refused at import or unreadable
     notice: str | None = None               # e.g. the detector fell back to Haar
+    unreadable: int = 0                     # added (the header looked fine), not decodable
 
     def text(self) -> str:
-        parts = [f"{self.photos_added} new photo(s)"]
-        if self.already_imported or self.duplicates:
-            parts.append(f"{self.already_imported + self.duplicates} already in the project")
-        parts.append(f"{self.faces_found} face(s) found")
-        if self.photos_without_face:
-            parts.append(f"{self.photos_without_face} photo(s) with no face found")
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} file(s) skipped")
-        return "Import finished: " + ", ".join(parts) + "."
+        """What happened to every file, in counts that add up to the files looked at.
+        A photo that was added but then could not be decoded (a truncated file) counts
+        once, as not usable, not also as new."""
+        usable = max(0, self.photos_added - self.unreadable)
+        known = self.already_imported + self.duplicates
+        not_used = len(self.skipped)
+        total = usable + known + not_used
+        new = f"{usable} new {_plural(usable, 'photo')}"
+        if usable or self.faces_found:
+            new += f" with {self.faces_found} {_plural(self.faces_found, 'face')} found"
+            if self.photos_without_face:
+                new += (f" ({self.photos_without_face} {_plural(self.photos_without_face, 'photo')}"
+                        " with no face found, kept whole)")
+        parts = [new]
+        if known:
+            parts.append(f"{known} already in the project")
+        if not_used:
+            parts.append(f"{not_used} {_plural(not_used, 'file')} could not be used "
+                         "(the reasons are under Details)")
+        return (f"Import finished: {total} {_plural(total, 'file')}: " + "; ".join(parts)
+                + ".")
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
 
 
 def import_and_crop(root: Path, paths: Sequence[str], labels_from_folders: bool):
@@ -64,7 +81,8 @@ def import_and_crop(root: Path, paths: Sequence[str], labels_from_folders: bool)
         skipped.update(crop.errors)
         return ImportSummary(report.added, report.already_imported, report.duplicates,
                              crop.photos, crop.faces, crop.no_face,
-                             tuple(sorted(skipped.items())), crop.notice)
+                             tuple(sorted(skipped.items())), crop.notice,
+                             unreadable=len(crop.errors))
     return job
 
 

@@ -317,9 +317,14 @@ class JobRunner(QObject):
         """Run ``fn(ctx)`` on a worker thread. ``quiet`` jobs (e.g. decoding a photo for
         a viewer) do not show in the status bar. Connect to the handle's signals right
         away: none fires before control returns to the event loop."""
-        if self._shut_down:
-            raise RuntimeError("the job runner is shut down")
         handle = JobHandle(next(self._ids), title, fn, gpu=gpu, quiet=quiet, runner=self)
+        if self._shut_down:
+            # The app is quitting: a page reacting to its last job's end (a refresh) gets
+            # a job that never runs, not an exception in the middle of the quit.
+            log.debug("not started, the runner is shut down: %s", title)
+            handle.state = JobState.CANCELLED
+            handle._fn = None
+            return handle
         self._active.append(handle)
         self._waiting.append(handle)
         self.job_submitted.emit(handle)
@@ -357,7 +362,8 @@ class JobRunner(QObject):
         return done
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel every job and wait for the threads (on quit). No submits after this."""
+        """Cancel every job and wait for the threads (on quit). A job submitted after
+        this never runs: its handle is cancelled from the start."""
         self._shut_down = True
         self.cancel_all()
         return self.wait_for_done(timeout_ms)

@@ -46,9 +46,10 @@ class LiveFrame:
 
 @dataclass(frozen=True)
 class LiveGradCamImage:
-    track_id: int
-    person: str
+    track_id: int               # the face it explains
+    person: str                 # the person it explains
     image: QImage
+    caption: str = ""           # LiveGradCam.caption(): from the map's own forward pass
 
 
 class LiveFeed(QObject):
@@ -77,8 +78,8 @@ class LiveFeed(QObject):
         cam = result.gradcam
         # A Grad-CAM comes with one frame in many: kept apart, so a newer frame
         # without one does not throw it away before the UI saw it.
-        gradcam = None if cam is None else LiveGradCamImage(cam.track_id, cam.person,
-                                                            rgb_image(cam.overlay))
+        gradcam = None if cam is None else LiveGradCamImage(
+            cam.track_id, cam.person, rgb_image(cam.overlay), cam.caption())
         with self._lock:
             self._frame = frame
             if gradcam is not None:

@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 
 from engine.catalog import Catalog, Face
 from engine.display import confidence_text
+from engine.evaluation.heatmap import FLAT_MESSAGE
 from gui.models.face_grid import contiguous_runs
 from gui.models.gradcam_cache import GradCamCache
 from gui.models.thumbnails import ThumbnailCache
@@ -26,7 +27,7 @@ FACE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SAMPLE_ROLE = Qt.ItemDataRole.UserRole + 2         # the SamplePrediction
 CURRENT_LABEL_ROLE = Qt.ItemDataRole.UserRole + 3  # the person's name now, or None
 RELABELLED_ROLE = Qt.ItemDataRole.UserRole + 4     # labelled otherwise than when evaluated
-GRADCAM_STATE_ROLE = Qt.ItemDataRole.UserRole + 5  # None | "pending" | "ready" | "failed"
+GRADCAM_STATE_ROLE = Qt.ItemDataRole.UserRole + 5  # None | pending | ready | flat | failed
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -149,7 +150,10 @@ class ErrorGalleryModel(QAbstractListModel):
             return None
         if self._gradcams.error(face_id) is not None:
             return "failed"
-        return "ready" if self._gradcams.result(face_id) is not None else "pending"
+        result = self._gradcams.result(face_id)
+        if result is None:
+            return "pending"
+        return "flat" if result.flat else "ready"
 
     def _relabelled(self, sample: SamplePrediction) -> bool:
         face = self._faces.get(sample.sample_id)
@@ -167,6 +171,9 @@ class ErrorGalleryModel(QAbstractListModel):
         error = self._gradcams.error(sample.sample_id) if self._show_gradcam else None
         if error:
             lines.append(f"Grad-CAM failed: {error}")
+        result = self._gradcams.result(sample.sample_id) if self._show_gradcam else None
+        if result is not None and result.flat:
+            lines.append(FLAT_MESSAGE)
         lines.append(f"face #{sample.sample_id}")
         return "\n".join(lines)
 

@@ -24,7 +24,8 @@ VALUE_ROLE = Qt.ItemDataRole.UserRole + 2      # the raw number of a cell
 TRUE_PERSON_ROLE = Qt.ItemDataRole.UserRole + 3
 PREDICTED_PERSON_ROLE = Qt.ItemDataRole.UserRole + 4
 
-# Heatmap colours: white -> blue for the diagonal (right), white -> red elsewhere (wrong).
+# Heatmap colours: the view's background -> blue for the diagonal (right), -> red
+# elsewhere (wrong); white on a light theme, the dark base on a dark one.
 _RIGHT = QColor(52, 114, 196)
 _WRONG = QColor(205, 70, 60)
 _WHITE = QColor(255, 255, 255)
@@ -133,6 +134,17 @@ class ConfusionMatrixModel(QAbstractTableModel):
         self._persons: tuple[str, ...] = ()
         self._counts: tuple[tuple[int, ...], ...] = ()
         self._row_totals: list[int] = []
+        # base, text and faint text (zero counts): the view's palette sets them
+        self._colours = (_WHITE, QColor(30, 30, 30), QColor(170, 170, 170))
+
+    def set_palette_colours(self, base: QColor, text: QColor, faint: QColor) -> None:
+        """Blend the cells from the view's background, so a dark theme has dark cells."""
+        if (base, text, faint) == self._colours:
+            return
+        self._colours = (QColor(base), QColor(text), QColor(faint))
+        if self._persons:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._persons) - 1,
+                                                               len(self._persons) - 1))
 
     def set_report(self, report: EvaluationReport | None) -> None:
         self.beginResetModel()
@@ -175,11 +187,11 @@ class ConfusionMatrixModel(QAbstractTableModel):
             return str(count)
         if role == VALUE_ROLE:
             return count
+        base, text, faint = self._colours
         if role == Qt.ItemDataRole.BackgroundRole:
-            return _blend(_WHITE, _RIGHT if row == column else _WRONG, share)
+            return _blend(base, _RIGHT if row == column else _WRONG, share)
         if role == Qt.ItemDataRole.ForegroundRole:
-            return QColor("white") if share > 0.55 else QColor(30, 30, 30) if count \
-                else QColor(170, 170, 170)
+            return QColor("white") if share > 0.55 else text if count else faint
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.ToolTipRole:

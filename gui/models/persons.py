@@ -1,6 +1,7 @@
-"""The person list's item model: persons with their face counts, in catalog order.
+"""The person list's item model: persons with their face counts and number keys.
 
-The first nine rows are the number-key shortcuts (1-9) of the library grid.
+A person's number key (1-9: the labelling keys of the library grid and the photo
+viewer) is the catalog's and stays with the person; the rows come keyed persons first.
 """
 
 from __future__ import annotations
@@ -9,14 +10,13 @@ from typing import Sequence
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from engine.catalog import NUMBER_KEYS
 from gui.project_session import PersonRow
 
 PERSON_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 COUNT_ROLE = Qt.ItemDataRole.UserRole + 2
 SHORTCUT_ROLE = Qt.ItemDataRole.UserRole + 3  # "1".."9" or None
 NAME_ROLE = Qt.ItemDataRole.UserRole + 4
-
-NUMBER_KEYS = 9
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -51,9 +51,13 @@ class PersonListModel(QAbstractListModel):
 
     def person_for_number_key(self, number: int) -> PersonRow | None:
         """The person that number key ``number`` (1-9) labels with."""
-        if 1 <= number <= min(NUMBER_KEYS, len(self._rows)):
-            return self._rows[number - 1]
-        return None
+        if not 1 <= number <= NUMBER_KEYS:
+            return None
+        return next((r for r in self._rows if r.number_key == number), None)
+
+    def display_name(self, person: PersonRow) -> str:
+        """The name with its key where keys apply (menus, the photo viewer)."""
+        return f"{person.number_key}  {person.name}" if person.number_key else person.name
 
     def names(self) -> dict[int, str]:
         return {r.id: r.name for r in self._rows}
@@ -65,7 +69,7 @@ class PersonListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         person = self._rows[index.row()]
-        shortcut = str(index.row() + 1) if index.row() < NUMBER_KEYS else None
+        shortcut = str(person.number_key) if person.number_key else None
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{person.name} ({person.count})"
         if role == NAME_ROLE:

@@ -278,8 +278,12 @@ class LibraryPage(QWidget):
         if self._filter.kind != ff.PERSON:
             return
         if self._filter.person_id in names:  # keep the person selected after a reset
-            self.person_panel.select_filter(ff.person_filter(
-                self._filter.person_id, names[self._filter.person_id]))
+            shown = ff.person_filter(self._filter.person_id, names[self._filter.person_id])
+            if shown.title != self._filter.title:  # renamed (or a rename undone)
+                self._filter = shown  # same faces: no new query, only the header's name
+                self.title_label.setText(shown.title)
+                self._update_empty_text()
+            self.person_panel.select_filter(shown)
         else:  # merged away or deleted
             self.person_panel.select_filter(FaceFilter())
 
@@ -307,10 +311,13 @@ class LibraryPage(QWidget):
         if selected:
             self.select_faces(selected)
         self.title_label.setText(self._filter.title)
+        self._update_empty_text()
+        self._update_counts_label()
+
+    def _update_empty_text(self) -> None:
         has_faces = self.grid_model.rowCount() > 0 or bool(self._session.catalog.face_ids())
         self.grid_view.empty_text = (f"No faces in “{self._filter.title}”." if has_faces
                                      else EMPTY_PROJECT_TEXT)
-        self._update_counts_label()
 
     def _update_counts_label(self, *_) -> None:
         shown = self.grid_model.rowCount()

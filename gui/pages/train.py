@@ -17,14 +17,14 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QS
                                QSplitter, QVBoxLayout, QWidget)
 
 from engine.catalog import CatalogError
+from engine.catalog.runs import resume_refusal
 from gui.jobs import JobHandle
 from gui.jobs.training_jobs import (TrainingChoices, download_weights_files,
                                     import_weights_file, list_runs, load_training_choices,
                                     preload_charts, resume_training, train_architecture)
 from gui.models.architectures import (ArchitectureInfo, ArchitectureListModel,
                                       missing_weights_message)
-from gui.models.runs import (RESUMABLE_STATUSES, RUN_ID_ROLE, SORT_ROLE, TEST_ACC, RunListModel,
-                             RunRow)
+from gui.models.runs import RUN_ID_ROLE, SORT_ROLE, TEST_ACC, RunListModel, RunRow
 from gui.models.training_curves import RunCurves, RunEnd, TrainingFeed
 from gui.models.training_queue import QueuedRun, TrainingQueue, status_line
 from gui.pages.page_context import PageContext
@@ -34,7 +34,8 @@ from gui.widgets.runs_table import RunsTableView
 from gui.widgets.section_labels import section_heading, section_hint
 from gui.widgets.training_form import TrainingSettingsForm
 
-WEIGHTS_FILTER = "PyTorch weights (*.pth *.pt);;All files (*)"
+# dlib_face_recognition_resnet_model_v1.dat (Face ResNet) is imported as published, then converted.
+WEIGHTS_FILTER = "Weights files (*.pth *.pt *.dat);;All files (*)"
 IDLE_TEXT = ("No run shown. Check one architecture (or several, to compare them) and press "
              "Start, or pick a past run below to see its curves.")
 
@@ -118,14 +119,23 @@ class TrainPage(QWidget):
         except CatalogError as exc:  # deleted meanwhile (by `facelab` or another page)
             self.show_message(str(exc), error=True)
             return None
-        if record.status not in RESUMABLE_STATUSES or self.queue.active_entry_of_run(run_id):
-            self.show_message("Only cancelled or interrupted runs can be resumed.", error=True)
+        refusal = resume_refusal(run_id, record.status)  # the engine's rule
+        if refusal is None and self.queue.active_entry_of_run(run_id):
+            refusal = f"Run {run_id} is already queued or training."
+        if refusal is not None:
+            self.show_message(refusal, error=True)
             return None
         feed = TrainingFeed()
         curves = self._stored_curves(run_id)
         curves.end = None
+        label = self.runs_model.arch_label(record.arch)
         job = self.queue.submit(resume_training(self._session.root, run_id, feed),
-                                self.runs_model.arch_label(record.arch), feed, curves, "Resume")
+                                label, feed, curves, "Resume")
+        done = len(curves.epoch)
+        # Say what happens and from where: a resumed run must never start unnoticed.
+        self.show_message(f"Resuming {label} after epoch {done} of {curves.total_epochs}."
+                          if done else f"Resuming {label}: it stopped before saving an epoch, "
+                          "so it starts again from epoch 1.")
         self._show_queue()
         self._update_buttons()
         return job
@@ -212,7 +222,8 @@ class TrainPage(QWidget):
         state = {"form": self.form.values() if self.choices else self._pending.form,
                  "checked": checked,
                  "splitter": bytes(self.splitter.saveState().toBase64()).decode(),
-                 "right": bytes(self.right_splitter.saveState().toBase64()).decode()}
+                 "right": bytes(self.right_splitter.saveState().toBase64()).decode(),
+                 "sort": self.runs_view.sort_state()}
         return QByteArray(json.dumps(state).encode())
 
     def restore_state(self, blob: QByteArray) -> None:
@@ -222,6 +233,7 @@ class TrainPage(QWidget):
             self.right_splitter.restoreState(QByteArray.fromBase64(state["right"].encode()))
             self._pending = _Pending(dict(state.get("form", {})),
                                      tuple(state.get("checked", ())))
+            self.runs_view.restore_sort_state(dict(state.get("sort", {})))
         except (ValueError, KeyError, TypeError, AttributeError):
             return  # a state from another version: the defaults will do
         self.form.set_values(self._pending.form)
@@ -282,8 +294,10 @@ class TrainPage(QWidget):
         left_column.addWidget(scroll, 1)
         bottom = QVBoxLayout()
         bottom.setContentsMargins(10, 0, 10, 0)
-        bottom.addLayout(buttons)
+        # The message goes above the buttons: one that comes or goes shortens the
+        # settings' scroll area, and Start/Stop/Resume stay where the pointer is.
         bottom.addWidget(self.message_label)
+        bottom.addLayout(buttons)
         left_column.addLayout(bottom)
 
         self.splitter = QSplitter()
@@ -321,7 +335,10 @@ class TrainPage(QWidget):
 
         self.runs_view = RunsTableView(self.runs_proxy)
         self.runs_view.selectionModel().currentRowChanged.connect(self._on_run_selected)
-        self.runs_view.doubleClicked.connect(lambda _: self._resume_selected())
+        # A mouse click makes the row current before it selects it: the buttons follow
+        # the selection too, or Resume would stay off after a click.
+        self.runs_view.selectionModel().selectionChanged.connect(
+            lambda *_: self._update_buttons())
         bottom = QWidget()
         bottom_column = QVBoxLayout(bottom)
         bottom_column.setContentsMargins(10, 4, 10, 0)

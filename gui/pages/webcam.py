@@ -32,6 +32,7 @@ from gui.jobs import JobHandle, JobState
 from gui.jobs import webcam_jobs as jobs
 from gui.pages.page_context import PageContext
 from gui.theme import ERROR_COLOUR
+from gui.widgets.heat_legend import HeatLegend
 from gui.widgets.live_video import LiveVideoView
 from gui.widgets.run_picker import RunPicker, run_choices
 from gui.widgets.section_labels import section_heading, section_hint
@@ -210,14 +211,17 @@ class WebcamPage(QWidget):
 
     # ================================================================ building
     def _build(self) -> None:
+        # Narrower pickers than elsewhere: this row holds seven controls, and the page
+        # must fit a 1024-pixel window (the lists open as wide as their longest entry).
         self.run_picker = RunPicker()
+        self.run_picker.setMinimumContentsLength(24)
         self.run_picker.run_chosen.connect(lambda _: self._update_controls())
         self.source_combo = QComboBox()
-        self.source_combo.setMinimumContentsLength(22)
+        self.source_combo.setMinimumContentsLength(16)
         self.source_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.source_combo.setPlaceholderText("No camera found")
-        self.source_combo.currentIndexChanged.connect(lambda _: self._update_controls())
+        self.source_combo.currentIndexChanged.connect(lambda _: self._on_source_changed())
         self.refresh_button = QToolButton()
         self.refresh_button.setText("Refresh")
         self.refresh_button.setToolTip("Look for cameras again (one was plugged in)")
@@ -256,7 +260,6 @@ class WebcamPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
         layout.addLayout(top)
-        layout.addWidget(self.message_label)
         layout.addLayout(middle, 1)
 
     def _build_side(self) -> QWidget:
@@ -271,6 +274,8 @@ class WebcamPage(QWidget):
         self.gradcam_check.setToolTip("Where the model looks, for the largest face (about "
                                       "once a second: it costs a backward pass)")
         self.gradcam_check.toggled.connect(self._on_gradcam_toggled)
+        self.gradcam_legend = HeatLegend()
+        self.gradcam_legend.setVisible(False)
         self.label_combo = QComboBox()
         self.snapshot_button = QPushButton("Add snapshot to project")
         self.snapshot_button.setToolTip("Add this frame as a photo; its faces become new "
@@ -288,6 +293,7 @@ class WebcamPage(QWidget):
                                       "each face's bar shows where the threshold is."))
         column.addSpacing(8)
         column.addWidget(self.gradcam_check)
+        column.addWidget(self.gradcam_legend)
         column.addSpacing(16)
         column.addWidget(section_heading("Snapshot"))
         form = QFormLayout()
@@ -299,6 +305,9 @@ class WebcamPage(QWidget):
                                       "cropped like every imported face. Press Stop first "
                                       "to choose the frame."))
         column.addStretch(1)
+        # Last in the column, below the stretch: a message that comes or goes moves
+        # neither the video nor a control of this panel.
+        column.addWidget(self.message_label)
         self._on_threshold_moved(self.threshold_slider.value())
         return side
 
@@ -324,7 +333,8 @@ class WebcamPage(QWidget):
         if self.live_job is None:  # a late result of a stopped view
             return
         if gradcam is not None and self.gradcam_check.isChecked():
-            self.video.show_gradcam(gradcam.image, gradcam.person)
+            self.video.show_gradcam(gradcam.image, gradcam.person, gradcam.track_id,
+                                    gradcam.caption)
         if frame is None:
             return
         result = frame.result
@@ -354,10 +364,16 @@ class WebcamPage(QWidget):
         if job is not None and job.state is JobState.CANCELLED:  # stopped while starting
             self.show_message("Stopped.")
         self.video.set_dimmed(False)
+        # The frame that stays after Stop is not the one the map was computed on.
+        self.video.show_gradcam(None)
         if not self.video.has_frame:
             self.video.clear(IDLE_TEXT)
         self._update_controls()
         self.live_stopped.emit()
+
+    def _on_source_changed(self) -> None:
+        self.video.show_gradcam(None)  # a map of another source's face
+        self._update_controls()
 
     def _on_threshold_moved(self, value: int) -> None:
         # The right end means "nobody is known": just above 1, since a float32 softmax
@@ -368,6 +384,7 @@ class WebcamPage(QWidget):
         self.video.set_threshold(threshold)
 
     def _on_gradcam_toggled(self, checked: bool) -> None:
+        self.gradcam_legend.setVisible(checked)
         self.controls.set_gradcam(checked)
         if not checked:
             self.video.show_gradcam(None)

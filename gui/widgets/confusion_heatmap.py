@@ -9,7 +9,7 @@ click, keyboard navigation (arrows + Enter), tooltips, and a model that
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QFont, QFontMetrics, QKeyEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHeaderView, QLabel, QStyle,
                                QStyledItemDelegate, QStyleOptionHeader, QStyleOptionViewItem,
@@ -21,6 +21,8 @@ from gui.theme import set_muted
 
 CELL = 42  # logical pixels of a square cell
 MAX_NAME = 150  # longest header label before eliding
+MIN_CELLS_SHOWN = 4  # columns a squeezed matrix still shows (the rest scroll)
+MAX_HEIGHT = 560  # taller matrices scroll under their column headers
 
 
 class RotatedHeaderView(QHeaderView):
@@ -80,9 +82,17 @@ class ConfusionCellDelegate(QStyledItemDelegate):
 
 
 class ConfusionTableView(QTableView):
-    """Enter on a cell works like a click (keyboard users reach every cell)."""
+    """Enter on a cell works like a click (keyboard users reach every cell). Its size
+    hint is the whole matrix; given less, it scrolls under its fixed person headers."""
 
     cell_activated = Signal(QModelIndex)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.natural_size = QSize(0, 0)
+
+    def sizeHint(self) -> QSize:
+        return self.natural_size if not self.natural_size.isEmpty() else super().sizeHint()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
@@ -132,6 +142,18 @@ class ConfusionHeatmap(QWidget):
         layout.addWidget(self.table, 1, 0, 1, 2)
         layout.setRowStretch(2, 1)
         layout.setColumnStretch(2, 1)
+        self._follow_palette()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # the dark theme switched on or off
+            self._follow_palette()
+
+    def _follow_palette(self) -> None:
+        palette = self.palette()  # the table gets the new palette after its parent
+        self.model.set_palette_colours(
+            palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text),
+            palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
 
     def activate_cell(self, index: QModelIndex) -> None:
         """What a click on a cell does (tests call this with the index clicked)."""
@@ -146,7 +168,9 @@ class ConfusionHeatmap(QWidget):
         self.table.clearSelection()
 
     def _fit(self) -> None:
-        # The table is exactly as big as its cells: no scroll bars for a lab-sized matrix.
+        # As big as its cells when there is room (no scroll bars for a lab-sized matrix);
+        # in a narrow window or for many persons it shrinks to a few cells and scrolls,
+        # its person headers staying in view.
         self.table.horizontalHeader().updateGeometry()
         for header in (self.table.horizontalHeader(), self.table.verticalHeader()):
             for section in range(header.count()):
@@ -155,5 +179,10 @@ class ConfusionHeatmap(QWidget):
             + 2 * self.table.frameWidth() + 2
         height = self.table.horizontalHeader().sizeHint().height() + \
             CELL * self.model.rowCount() + 2 * self.table.frameWidth() + 2
-        self.table.setMinimumSize(min(width, 720), min(height, 560))
+        scroll_bar = self.table.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        least_width = self.table.verticalHeader().sizeHint().width() + MIN_CELLS_SHOWN * CELL \
+            + 2 * self.table.frameWidth() + scroll_bar + 2
+        self.table.natural_size = QSize(width, min(height, MAX_HEIGHT))
+        self.table.setMinimumSize(min(width, least_width), min(height, MAX_HEIGHT))
         self.table.setMaximumSize(width, height)
+        self.table.updateGeometry()

@@ -21,6 +21,7 @@ from gui.models.error_gallery import (CURRENT_LABEL_ROLE, FACE_ID_ROLE, GRADCAM_
                                       RELABELLED_ROLE, SAMPLE_ROLE, ErrorGalleryModel)
 from gui.theme import set_muted
 from gui.widgets.empty_message import paint_empty_message
+from gui.widgets.heat_legend import HeatLegend
 
 if TYPE_CHECKING:
     from engine.evaluation.metrics import EvaluationReport
@@ -30,6 +31,7 @@ PADDING = 6
 RIGHT_COLOUR = QColor("#3a9a5b")
 WRONG_COLOUR = QColor("#c8463c")
 MISCLASSIFIED, LOW_CONFIDENCE, ALL_SAMPLES, CELL = "misclassified", "low", "all", "cell"
+GRADCAM_BADGES = {"pending": "Grad-CAM…", "failed": "no Grad-CAM", "flat": "flat map"}
 DEFAULT_THRESHOLD = 0.6
 
 
@@ -64,9 +66,8 @@ class ErrorGalleryDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(QRectF(thumb).adjusted(-1, -1, 1, 1), 4, 4)
         self._draw_confidence(painter, thumb, sample.confidence, option.font)
         state = index.data(GRADCAM_STATE_ROLE)
-        if state in ("pending", "failed"):
-            self._draw_badge(painter, thumb, "Grad-CAM…" if state == "pending" else "no Grad-CAM",
-                             option.font)
+        if state in GRADCAM_BADGES:
+            self._draw_badge(painter, thumb, GRADCAM_BADGES[state], option.font)
         self._draw_text(painter, option, cell, thumb, sample, index)
         painter.restore()
 
@@ -207,9 +208,13 @@ class ErrorGalleryPanel(QWidget):
         self.relabel_menu = QMenu(self.relabel_button)
         self.relabel_button.setMenu(self.relabel_menu)
         self.library_button = QPushButton("Show in Library")
-        self.library_button.setToolTip("Review these faces in the Library")
+        self.library_button.setToolTip("Review the selected faces in the Library (all the "
+                                       "faces shown when none is selected)")
         self.hint_label = QLabel()
+        self.hint_label.setWordWrap(True)  # never wider than the panel
         set_muted(self.hint_label)
+        self.legend = HeatLegend("Grad-CAM: low", "high")
+        self.legend.setVisible(False)
         self._build_layout()
         self.mode_combo.currentIndexChanged.connect(lambda _: self._on_mode_chosen())
         self.threshold_spin.valueChanged.connect(lambda _: self._on_mode_chosen())
@@ -263,20 +268,27 @@ class ErrorGalleryPanel(QWidget):
 
     # ------------------------------------------------------------- internals
     def _build_layout(self) -> None:
+        # The title has its own line (it wraps): beside the controls, a long one
+        # ("Ada Moreno predicted as Farah Haddad · 12") made the panel too wide for a
+        # small window and squeezed the metrics beside it.
+        self.title_label.setWordWrap(True)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.title_label)
-        top.addStretch(1)
         top.addWidget(self.mode_combo)
         top.addWidget(self.threshold_spin)
         top.addWidget(self.gradcam_check)
+        top.addStretch(1)
         top.addWidget(self.relabel_button)
         top.addWidget(self.library_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
+        layout.addWidget(self.title_label)
         layout.addLayout(top)
-        layout.addWidget(self.hint_label)
+        hints = QHBoxLayout()
+        hints.addWidget(self.hint_label, 1)
+        hints.addWidget(self.legend)
+        layout.addLayout(hints)
         layout.addWidget(self.view, 1)
 
     def _remove_cell_mode(self) -> None:
@@ -342,10 +354,17 @@ class ErrorGalleryPanel(QWidget):
             action.triggered.connect(lambda _=False, pid=person_id: self.relabel_selected(pid))
 
     def _on_gradcam_toggled(self, on: bool) -> None:
+        self.legend.setVisible(on)
         self.model.set_show_gradcam(on)
         self.gradcam_toggled.emit(on)
 
     def _request_library(self) -> None:
-        if self.model.rowCount():
-            self.library_requested.emit(self.title_label.text().split(" · ")[0],
-                                        self.model.face_ids())
+        """The selected faces, or every face shown when none is selected."""
+        title = self.title_label.text().split(" · ")[0]
+        selected = self.view.selected_face_ids()
+        if selected:
+            noun = "face" if len(selected) == 1 else "faces"
+            self.library_requested.emit(f"{len(selected)} selected {noun} of {title}",
+                                        selected)
+        elif self.model.rowCount():
+            self.library_requested.emit(title, self.model.face_ids())

@@ -9,6 +9,7 @@ several frames between two paints cost one paint.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
@@ -37,13 +38,14 @@ class LiveVideoView(QWidget):
         self._frame_index: int | None = None
         self._threshold = 0.5
         self._stats = ""
-        self._gradcam: tuple[QImage, str] | None = None
+        self._gradcam: _Inset | None = None
         self._placeholder = ""
         self._dimmed = False
         # What the last paint showed (tests and screenshots check what a user saw).
         self.painted_index: int | None = None
         self.painted_captions: tuple[str, ...] = ()
-        self.painted_gradcam: str | None = None
+        self.painted_gradcam: str | None = None  # the person the inset explains
+        self.painted_gradcam_caption: str | None = None
 
     def sizeHint(self) -> QSize:
         return QSize(640, 480)
@@ -56,11 +58,21 @@ class LiveVideoView(QWidget):
                    stats: str) -> None:
         self._frame_index, self._image, self._faces, self._stats = index, image, faces, stats
         self._dimmed = False
+        if self._gradcam is not None and self._explained_face() is None:
+            self._gradcam = None  # its face left, or the model now names it otherwise
         self.update()
 
-    def show_gradcam(self, image: QImage | None, person: str = "") -> None:
-        self._gradcam = None if image is None else (image, person)
+    def show_gradcam(self, image: QImage | None, person: str = "", track_id: int | None = None,
+                     caption: str = "") -> None:
+        """The Grad-CAM of one face (``track_id``; None: whichever face is in view), shown
+        while that face stays in view and the model names it ``person``; None clears it."""
+        self._gradcam = None if image is None else _Inset(image, person, track_id,
+                                                          caption or f"Grad-CAM: {person}")
         self.update()
+
+    @property
+    def gradcam_shown(self) -> bool:
+        return self._gradcam is not None
 
     def set_threshold(self, threshold: float) -> None:
         """Where the confidence bars mark the threshold."""
@@ -94,6 +106,7 @@ class LiveVideoView(QWidget):
         if self._image is None:
             self._paint_placeholder(painter)
             self.painted_index, self.painted_captions, self.painted_gradcam = None, (), None
+            self.painted_gradcam_caption = None
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -104,7 +117,7 @@ class LiveVideoView(QWidget):
         for face in self._faces:
             captions.append(self._paint_face(painter, face, target, scale))
         if self._gradcam is not None:
-            self._paint_gradcam(painter, target)
+            self._paint_gradcam(painter, target, scale)
         if self._stats:
             self._paint_tag(painter, QPointF(target.left() + 8, target.top() + 8), self._stats,
                             QColor(0, 0, 0, 160))
@@ -112,7 +125,8 @@ class LiveVideoView(QWidget):
             painter.fillRect(target, QColor(0, 0, 0, 150))
         self.painted_index = self._frame_index
         self.painted_captions = tuple(captions)
-        self.painted_gradcam = self._gradcam[1] if self._gradcam else None
+        self.painted_gradcam = self._gradcam.person if self._gradcam else None
+        self.painted_gradcam_caption = self._gradcam.caption if self._gradcam else None
 
     @staticmethod
     def _fit(size: QSize, area: QRectF) -> QRectF:
@@ -169,12 +183,41 @@ class LiveVideoView(QWidget):
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
         return rect
 
-    def _paint_gradcam(self, painter: QPainter, target: QRectF) -> None:
-        image, person = self._gradcam
+    def _explained_face(self) -> LiveFace | None:
+        """The face of this frame the inset explains, if the model still names it as
+        the map did."""
+        cam = self._gradcam
+        for face in self._faces:
+            if cam.track_id is not None and face.track_id != cam.track_id:
+                continue
+            named = face.top[0][0] if face.top else face.person
+            if named == cam.person:
+                return face
+        return None
+
+    def _paint_gradcam(self, painter: QPainter, target: QRectF, scale: float) -> None:
+        cam = self._gradcam
         side = target.height() * INSET_SHARE
         inset = QRectF(target.right() - side - 8, target.top() + 8, side, side)
-        painter.drawImage(inset, image)
+        painter.drawImage(inset, cam.image)
         painter.setPen(QPen(TEXT_ON_VIDEO, 1.5))
         painter.drawRect(inset)
-        self._paint_tag(painter, inset.bottomLeft() + QPointF(0, 4), f"Grad-CAM: {person}",
+        face = self._explained_face()
+        if face is not None:  # which face the map is of: the same dashed frame on both
+            x1, y1, x2, y2 = face.box
+            box = QRectF(target.left() + x1 * scale, target.top() + y1 * scale,
+                         (x2 - x1) * scale, (y2 - y1) * scale).adjusted(-5, -5, 5, 5)
+            pen = QPen(TEXT_ON_VIDEO, 1.5, Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.drawRect(box.intersected(target))
+            painter.drawRect(inset.adjusted(-4, -4, 4, 4))
+        self._paint_tag(painter, inset.bottomLeft() + QPointF(0, 4), cam.caption,
                         QColor(0, 0, 0, 170), within=target)
+
+
+@dataclass(frozen=True)
+class _Inset:
+    image: QImage
+    person: str
+    track_id: int | None
+    caption: str

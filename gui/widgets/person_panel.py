@@ -5,16 +5,22 @@ dialogs only collect names and confirmations."""
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QInputDialog, QLabel, QListView,
                                QListWidget, QListWidgetItem, QMenu, QMessageBox, QStyle,
                                QStyledItemDelegate, QToolButton, QVBoxLayout, QWidget)
 
+from engine.catalog import NUMBER_KEYS
 from gui.models import face_filter as ff
 from gui.models.face_filter import FaceFilter
 from gui.models.persons import COUNT_ROLE, NAME_ROLE, SHORTCUT_ROLE, PersonListModel
 from gui.project_session import PersonRow, ProjectSession
+from gui.shortcuts import keys_for
 from gui.theme import set_muted
+
+def _undo_keys() -> str:
+    return keys_for("undo")[0].toString(QKeySequence.SequenceFormat.NativeText)
+
 
 _FIXED_FILTERS = (FaceFilter(ff.ALL, "All faces"),
                   FaceFilter(ff.UNLABELLED, "Unlabelled"),
@@ -159,7 +165,9 @@ class PersonPanel(QWidget):
             self.filter_list.addItem(item)
             if current is not None and current.kind == face_filter.kind:
                 item.setSelected(True)
-        rows = self.filter_list.count()
+        # Room for the outside face set's row from the start: the persons below do not
+        # move when "Show in Library" adds it.
+        rows = len(_FIXED_FILTERS) + 1
         self.filter_list.setFixedHeight(rows * max(1, self.filter_list.sizeHintForRow(0)) + 4)
         self.filter_list.blockSignals(False)
 
@@ -168,6 +176,8 @@ class PersonPanel(QWidget):
         self._face_set = face_filter
         self.set_filter_counts({face_filter.kind: len(face_filter.face_ids)})
         self.select_filter(face_filter)
+        # A second set replaces the first in the same row: no selection change says so.
+        self.filter_chosen.emit(face_filter)
 
     def current_filter(self) -> FaceFilter | None:
         items = self.filter_list.selectedItems()
@@ -218,7 +228,7 @@ class PersonPanel(QWidget):
 
     def new_person_dialog(self) -> None:
         name, ok = QInputDialog.getText(self, "New person", "Name:")
-        if ok and name.strip():
+        if ok:  # the engine says what a name may be (an empty one: a message, no person)
             self._session.create_person(name)
 
     def rename_dialog(self) -> None:
@@ -227,7 +237,7 @@ class PersonPanel(QWidget):
             return
         name, ok = QInputDialog.getText(self, "Rename person", f"New name for {person.name}:",
                                         text=person.name)
-        if ok and name.strip() and name.strip() != person.name:
+        if ok:
             self._session.rename_person(person.id, name)
 
     def merge_dialog(self) -> None:
@@ -245,7 +255,7 @@ class PersonPanel(QWidget):
         answer = QMessageBox.question(
             self, "Merge persons",
             f"Give every face of {person.name} to {target.name} and remove {person.name}?\n"
-            "This cannot be undone.")
+            f"Edit → Undo ({_undo_keys()}) brings {person.name} back with their faces.")
         if answer == QMessageBox.StandardButton.Yes:
             self._session.merge_persons(person.id, target.id)
 
@@ -256,9 +266,27 @@ class PersonPanel(QWidget):
         answer = QMessageBox.question(
             self, "Delete person",
             f"Delete {person.name}? Their {person.count} face(s) become unlabelled.\n"
-            "This cannot be undone.")
+            f"Edit → Undo ({_undo_keys()}) brings {person.name} back with their faces.")
         if answer == QMessageBox.StandardButton.Yes:
             self._session.delete_person(person.id)
+
+    def key_menu(self, person: PersonRow) -> QMenu:
+        """Pin the person to a number key; a person who had it gets this one's old key."""
+        menu = QMenu("Number key", self)
+        holders = {p.number_key: p.name for p in self.persons_model.persons() if p.number_key}
+        for key in range(1, NUMBER_KEYS + 1):
+            holder = holders.get(key)
+            text = f"{key}" + (f"  (now {holder})" if holder and key != person.number_key
+                               else "")
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(key == person.number_key)
+            action.triggered.connect(
+                lambda _=False, k=key: self._session.set_number_key(person.id, k))
+        menu.addSeparator()
+        none = menu.addAction("No key")
+        none.triggered.connect(lambda: self._session.set_number_key(person.id, None))
+        return menu
 
     def _show_person_menu(self, pos: QPoint) -> None:
         if not self.person_list.indexAt(pos).isValid():
@@ -266,4 +294,7 @@ class PersonPanel(QWidget):
         menu = QMenu(self)
         for action in (self.rename_action, self.merge_action, self.delete_action):
             menu.addAction(action)
+        person = self.current_person()
+        if person is not None:
+            menu.addMenu(self.key_menu(person))
         menu.exec(self.person_list.viewport().mapToGlobal(pos))

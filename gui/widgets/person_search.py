@@ -91,7 +91,7 @@ class PersonSearchBar(QFrame):
         contains = [p for p in persons if needle in p.name.casefold() and p not in starts]
         self.matches.clear()
         for person in starts + contains:
-            item = QListWidgetItem(f"{person.name}   ({person.count})")
+            item = QListWidgetItem(f"{self._persons.display_name(person)}   ({person.count})")
             item.setData(Qt.ItemDataRole.UserRole, person.id)
             self.matches.addItem(item)
         if needle and not any(p.name.casefold() == needle for p in persons):

@@ -22,6 +22,7 @@ from gui.jobs.project_jobs import DecodedPhoto, decode_photo
 from gui.models.face_grid import STATUS_LABELLED, STATUS_REJECTED, face_status
 from gui.models.persons import PersonListModel
 from gui.project_session import ProjectSession
+from gui.screen_fit import fit_to_screen
 from gui.theme import ACCENT_COLOUR, NO_FACE_COLOUR, UNLABELLED_COLOUR, set_muted
 
 _STATUS_COLOURS = {STATUS_LABELLED: QColor("#3cb371"), STATUS_REJECTED: NO_FACE_COLOUR}
@@ -55,6 +56,7 @@ class PhotoViewerDialog(QDialog):
         self._photo_size = (self.photo.width, self.photo.height)
         self.setWindowTitle(f"Photo — {Path(self.photo.path).name}")
         self.resize(1000, 680)
+        self._fitted = False  # to the screen, when first shown
 
         self.scene = QGraphicsScene(self)
         self.view = QGraphicsView(self.scene)
@@ -97,6 +99,10 @@ class PhotoViewerDialog(QDialog):
         row.addWidget(self.unlabel_button)
         column.addLayout(row)
         column.addWidget(self.reject_button)
+        self.face_state_label = QLabel()
+        self.face_state_label.setWordWrap(True)
+        set_muted(self.face_state_label)
+        column.addWidget(self.face_state_label)
         keys = QLabel("Keys: 1-9 label, 0 unlabel, X not a face")
         set_muted(keys)
         column.addWidget(keys)
@@ -151,6 +157,12 @@ class PhotoViewerDialog(QDialog):
             return
         super().keyPressEvent(event)
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted:
+            self._fitted = True
+            fit_to_screen(self)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
@@ -162,8 +174,8 @@ class PhotoViewerDialog(QDialog):
     def _reload_persons(self) -> None:
         current = self.person_combo.currentData()
         self.person_combo.clear()
-        for person in self._persons.persons():
-            self.person_combo.addItem(person.name, person.id)
+        for person in self._persons.persons():  # with their keys: 1-9 label here too
+            self.person_combo.addItem(self._persons.display_name(person), person.id)
         index = self.person_combo.findData(current)
         self.person_combo.setCurrentIndex(max(0, index))
         self._reload_faces()
@@ -200,9 +212,17 @@ class PhotoViewerDialog(QDialog):
         for widget in (self.label_button, self.unlabel_button, self.reject_button):
             widget.setEnabled(has_face)
         if face is None:
+            self.face_state_label.setText("")
             return
         self.reject_button.setChecked(face.rejected)
+        self.reject_button.setText("Not a face ✓" if face.rejected else "Not a face")
         self.reject_button.setEnabled(not face.whole_image)
+        # Buttons that would do nothing are off, and the box's state is said in words.
+        self.unlabel_button.setEnabled(face.person_id is not None)
+        self.label_button.setEnabled(not face.rejected)
+        self.face_state_label.setText(
+            "Marked “not a face”: hidden from the library and from training. Click "
+            "“Not a face” again (X) to make it a face again." if face.rejected else "")
         if face.person_id is not None:
             index = self.person_combo.findData(face.person_id)
             if index >= 0:
@@ -246,7 +266,9 @@ class PhotoViewerDialog(QDialog):
             font = label.font()
             font.setPixelSize(max(10, round(line * 7)))
             label.setFont(font)
-            label.setPos(x1, max(0.0, y1 - font.pixelSize() - 4))
+            # Inside the photo: a face at the right edge keeps its name in view.
+            left = min(x1, width - label.boundingRect().width())
+            label.setPos(max(0.0, left), max(0.0, y1 - font.pixelSize() - 4))
             self.scene.addItem(label)
 
     def _fit(self) -> None:

@@ -64,22 +64,30 @@ class RunPicker(QComboBox):
         self.currentIndexChanged.connect(self._on_index_changed)
 
     def set_choices(self, choices: list[RunChoice]) -> None:
-        """Refill, keeping the chosen run; else choose the newest evaluated run."""
+        """Refill (``choices`` newest first). A run that appeared since the last fill
+        (one just trained) is chosen, the newest of them; else the chosen run is kept;
+        else the newest run."""
         keep = self.current_run_id()
         if choices == self._choices:
             return
+        known = {c.run_id for c in self._choices}
+        appeared = [i for i, c in enumerate(choices) if c.run_id not in known]
         self._choices = list(choices)
         self.blockSignals(True)
         self.clear()
         for choice in choices:
             self.addItem(choice.text(), choice.run_id)
         ids = [c.run_id for c in choices]
-        if keep in ids:
+        if known and appeared:
+            row = appeared[0]
+        elif keep in ids:
             row = ids.index(keep)
         else:
-            row = next((i for i, c in enumerate(choices) if c.evaluated), 0 if choices else -1)
+            row = 0 if choices else -1
         self.setCurrentIndex(row)
         self.blockSignals(False)
+        # The list shows every entry whole, however narrow the box is made.
+        self.view().setMinimumWidth(self.view().sizeHintForColumn(0) + 24)
         if self.current_run_id() != keep and self.current_run_id() is not None:
             self.run_chosen.emit(self.current_run_id())
 

@@ -21,7 +21,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.models.training_curves import RunCurves, format_duration
 from gui.theme import ACCENT_COLOUR
@@ -104,13 +105,25 @@ class TrainingCharts(QWidget):
         self._x_range = 0
         self.view = pg.GraphicsLayoutWidget()
         self.view.ci.setSpacing(6)
+        # The key and the speed are Qt labels above the charts, not chart titles: a chart
+        # title cannot wrap or shrink, and long ones pushed the right-hand charts out of
+        # a narrow window. (A legend inside a chart would hide a curve.)
+        self.key_label = QLabel(_KEY)
+        self.speed_label = QLabel()
+        self.speed_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.speed_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        key_row = QHBoxLayout()
+        key_row.setContentsMargins(AXIS_WIDTH, 0, 6, 0)
+        key_row.addWidget(self.key_label)
+        key_row.addWidget(self.speed_label, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
+        layout.setSpacing(2)
+        layout.addLayout(key_row)
+        layout.addWidget(self.view, 1)
 
-        # The titles name the colours: a legend inside the chart would hide a curve.
-        self.loss_chart = _Chart(self.view.ci, 0, 0, "Loss per epoch: " + _KEY, "loss", True)
-        self.acc_chart = _Chart(self.view.ci, 0, 1, "Accuracy per epoch: " + _KEY, "%", True)
+        self.loss_chart = _Chart(self.view.ci, 0, 0, "Loss per epoch", "loss", True)
+        self.acc_chart = _Chart(self.view.ci, 0, 1, "Accuracy per epoch", "%", True)
         self.batch_chart = _Chart(self.view.ci, 1, 0, "Loss per batch", "loss")
         self.speed_chart = _Chart(self.view.ci, 1, 1, "Throughput", "images/s")
         self.acc_chart.view.setYRange(0, 100, padding=0.02)
@@ -141,7 +154,8 @@ class TrainingCharts(QWidget):
         title = self._speed_title(curves)
         if title != self._drawn_title:  # the time left moves even without new events
             self._drawn_title = title
-            self.speed_chart.title.setText(title)
+            self.speed_label.setText(title)
+            self.speed_label.setToolTip(title)
         if curves is None:
             if self._drawn_version != -2:
                 for item in self._items():
@@ -169,6 +183,18 @@ class TrainingCharts(QWidget):
             self._x_range = last
             self.loss_chart.view.setXRange(0, last, padding=0.02)
 
+    def plot_rects(self) -> list[tuple[str, tuple[float, float, float, float]]]:
+        """Where each chart's title, axes and plot area are drawn, in the view's pixels
+        (a test checks they all lie inside the widget)."""
+        rects = []
+        for chart in self._charts():
+            for name, item in (("title", chart.title), ("left", chart.left),
+                               ("bottom", chart.bottom), ("view", chart.view)):
+                rect = self.view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+                rects.append((f"{chart.title.text}/{name}",
+                              (rect.x(), rect.y(), rect.width(), rect.height())))
+        return rects
+
     def point_counts(self) -> dict[str, int]:
         """Points drawn per series (what a test or a screenshot script checks)."""
         names = ("train_loss", "val_loss", "train_acc", "val_acc", "batch_loss", "throughput")
@@ -185,10 +211,10 @@ class TrainingCharts(QWidget):
 
     def _speed_title(self, curves: RunCurves | None) -> str:
         if curves is None:
-            return "Throughput"
+            return ""
         speed = curves.throughput()
         eta = curves.eta_seconds()
-        parts = [f"Throughput: {speed:,.0f} images/s" if speed is not None else "Throughput"]
+        parts = [f"Throughput: {speed:,.0f} images/s"] if speed is not None else []
         if eta is not None:
             parts.append(f"about {format_duration(eta)} left")
         return " · ".join(parts)

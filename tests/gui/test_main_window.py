@@ -223,3 +223,79 @@ def test_an_evaluate_result_is_said_once_on_its_page_not_twice(qtbot, library):
     evaluate._post_info("3 suspicious label(s) found.")
     assert evaluate.banner.isVisible()
     assert not window.banner.isVisible()
+
+
+def test_quitting_while_a_job_runs_asks_first_and_stops_it_cleanly(qtbot, library,
+                                                                    monkeypatch):
+    import threading
+    import time
+
+    from PySide6.QtWidgets import QMessageBox
+
+    window = library.window()
+    for key in ("train", "evaluate", "library"):  # every page alive, as a student has it
+        window.show_page(key)
+    started = threading.Event()
+
+    def endless_import(root, paths, labels_from_folders):
+        def job(ctx):
+            started.set()
+            while True:
+                ctx.check()
+                time.sleep(0.01)
+        return job
+
+    monkeypatch.setattr("gui.pages.library.import_and_crop", endless_import)
+    job = library.import_paths(["/somewhere"], labels_from_folders=False)
+    qtbot.waitUntil(started.is_set, timeout=10_000)
+    # A "training" job in the Train page's queue: its end makes the page re-read the runs.
+    from gui.models.training_curves import RunCurves, TrainingFeed
+
+    train = window.workspace.page("train")
+    training = train.queue.submit(endless_import(None, None, None), "Tiny", TrainingFeed(),
+                                  RunCurves(None, "tiny", 3))
+    asked = []
+    answer = [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, *a, **k: asked.append(text) or answer[0])
+
+    QTest.keyClick(library.grid_view, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    assert asked and "Import somewhere" in asked[0] and "Train Tiny" in asked[0]
+    assert "can be resumed" in asked[0]
+    assert window.isVisible() and not job.state.finished and not training.state.finished
+
+    answer[0] = QMessageBox.StandardButton.Yes
+    errors = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: errors.append(exc))
+    QTest.keyClick(library.grid_view, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    assert not window.isVisible()
+    assert job.state is JobState.CANCELLED and training.state is JobState.CANCELLED
+    assert errors == []  # e.g. "RuntimeError: the job runner is shut down" from a slot
+
+
+def test_new_project_in_a_folder_that_does_not_exist_yet(qtbot, window, tmp_path,
+                                                         monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    def picker(*args, **kwargs):  # the system picker cannot take a folder to be made
+        raise AssertionError("New project must not need the folder picker")
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", picker)
+    dialog = window.new_project_dialog()
+    target = tmp_path / "course" / "lab 1"
+    dialog.path_edit.setText(str(target))
+    # Said in the dialog, not only in a title bar, and Create stays available.
+    assert "does not exist yet" in dialog.hint_label.text() and dialog.hint_label.isVisible()
+    assert dialog.create_button.isEnabled()
+    dialog.path_edit.setText("")
+    assert not dialog.create_button.isEnabled()
+    dialog.path_edit.setText(str(target))
+    qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+    assert window.session is not None and window.session.root == target
+    assert (target / "catalog.sqlite").is_file()
+
+    dialog = window.new_project_dialog()
+    dialog.path_edit.setText(str(target))
+    assert not dialog.create_button.isEnabled()
+    assert "already a FaceLab project" in dialog.hint_label.text()
+    dialog.reject()

@@ -78,3 +78,31 @@ def test_main_reports_unknown_files(downloads: Path, tmp_path: Path, capsys):
     (downloads / "holiday.jpg").write_bytes(b"")
     assert _load_script().main([str(downloads), str(tmp_path / "stage")]) == 1
     assert "holiday.jpg is not a weights file FaceLab knows" in capsys.readouterr().err
+
+
+def test_installed_face_resnet_is_staged_converted_with_its_licence_note_only(tmp_path: Path, monkeypatch):
+    from engine.models.dlib_weights import CONVERTED_FILENAME, DLIB_SHA256
+
+    monkeypatch.delenv("FACELAB_WEIGHTS_DIR", raising=False)
+    stage = tmp_path / "stage"
+    assert _load_script().main([str(stage), "--installed"]) == 0
+
+    note = CONVERTED_FILENAME.replace(".pt", ".LICENSE.txt")
+    # Only dlib's 22 MB face network, converted: nothing else of its 100 MB package.
+    assert sorted(path.name for path in stage.iterdir()) == sorted([CONVERTED_FILENAME, note])
+    assert 22_000_000 < (stage / CONVERTED_FILENAME).stat().st_size < 23_000_000
+    assert torch.load(stage / CONVERTED_FILENAME, weights_only=True)
+    assert "CC0" in (stage / note).read_text() and DLIB_SHA256 in (stage / note).read_text()
+    # Installed as root, read by every user of the machine.
+    assert all(path.stat().st_mode & 0o444 == 0o444 for path in stage.iterdir())
+
+
+def test_selftest_accepts_the_bundled_licence_note(tmp_path: Path, monkeypatch):
+    from engine import selftest
+    from engine.models import weights as weights_module
+
+    monkeypatch.setenv("FACELAB_WEIGHTS_DIR", str(tmp_path / "user-weights"))
+    bundled = tmp_path / "bundled"
+    _load_script().stage(None, bundled, {"faceresnet"}, installed=True)
+    monkeypatch.setattr(weights_module, "bundled_weights_dir", lambda: bundled)
+    assert "faceresnet (bundled)" in selftest.check_weights()

@@ -225,36 +225,151 @@ def test_face_ids_and_faces_by_ids_follow_the_filters(catalog):
     assert by_id[faces[0]].person_id == alice.id and by_id[faces[2]].rejected
 
 
-def test_merge_persons_moves_faces_and_keeps_older_actions_undoable(catalog):
+def test_merge_is_one_undoable_action_and_undo_takes_exactly_it(catalog):
     faces = _add_photo_with_faces(catalog, 3)
+    photo = catalog.faces()[0].photo_id
     alice, alicia, bob = (catalog.ensure_person(n) for n in ("Alice", "Alicia", "Bob"))
+    catalog.set_import_person(photo, alicia.id)
     catalog.set_labels(faces[:2], alicia.id)
     catalog.set_labels(faces[2:], bob.id)
 
-    moved = catalog.merge_persons(alicia.id, alice.id)
+    merge = catalog.merge_persons(alicia.id, alice.id)
 
-    assert moved == tuple(faces[:2])
+    assert merge.face_ids == tuple(faces[:2]) and merge.persons_changed
+    assert merge.description == "Merge Alicia into Alice"
     assert [p.name for p in catalog.persons()] == ["Alice", "Bob"]
     assert catalog.person_counts() == {"Alice": 2, "Bob": 1}
+    assert catalog.photo(photo).import_person_id == alice.id
+    assert catalog.history()[0][1] == "Merge Alicia into Alice"
+
+    undone = catalog.undo()  # the merge, not the older Bob label
+    assert undone.description == "Merge Alicia into Alice" and undone.persons_changed
+    assert catalog.person_counts() == {"Alice": 0, "Alicia": 2, "Bob": 1}
+    assert catalog.person_by_name("Alicia") == alicia  # same id and number key
+    assert catalog.photo(photo).import_person_id == alicia.id
     catalog.undo()  # Bob's label
-    catalog.undo()  # the Alicia label, now rewritten to Alice: back to unlabelled
+    catalog.undo()  # Alicia's label
     assert [f.person_id for f in catalog.faces()] == [None, None, None]
     catalog.redo()
-    assert [f.person_id for f in catalog.faces()] == [alice.id, alice.id, None]
+    catalog.redo()
+    catalog.redo()  # the merge again
+    assert catalog.person_counts() == {"Alice": 2, "Bob": 1}
+    assert [f.person_id for f in catalog.faces()] == [alice.id, alice.id, bob.id]
     with pytest.raises(CatalogError):
         catalog.merge_persons(alice.id, alice.id)
 
 
-def test_delete_person_unlabels_faces_and_history_stays_consistent(catalog):
+def test_delete_person_is_undoable_with_their_faces(catalog):
     faces = _add_photo_with_faces(catalog, 2)
     alice, bob = catalog.ensure_person("Alice"), catalog.ensure_person("Bob")
     catalog.set_labels(faces, alice.id)
     catalog.set_labels(faces[:1], bob.id)
 
-    assert catalog.delete_person(alice.id) == (faces[1],)
+    deleted = catalog.delete_person(alice.id)
 
+    assert deleted.face_ids == (faces[1],) and deleted.description == "Delete Alice"
     assert [f.person_id for f in catalog.faces()] == [bob.id, None]
-    catalog.undo()  # Bob -> what was Alice, now unlabelled
-    assert [f.person_id for f in catalog.faces()] == [None, None]
+    # A person created meanwhile never takes the deleted person's id (the undo needs it).
+    carol = catalog.ensure_person("Carol")
+    assert carol.id not in (alice.id, bob.id)
+    assert carol.number_key == alice.number_key  # the key was free
+    assert catalog.undo().description == "Delete Alice"
+    back = catalog.person_by_name("Alice")
+    assert back.id == alice.id and back.number_key == 3  # Carol keeps key 1
+    assert [f.person_id for f in catalog.faces()] == [bob.id, alice.id]
+    assert catalog.faces()[1].label_source == "user"
+    catalog.undo()  # Bob's label: back to Alice
+    assert [f.person_id for f in catalog.faces()] == [alice.id, alice.id]
     catalog.redo()
+    catalog.redo()
+    assert catalog.person_by_name("Alice") is None
     assert [f.person_id for f in catalog.faces()] == [bob.id, None]
+
+
+def test_rename_and_not_a_face_are_undoable_actions(catalog):
+    faces = _add_photo_with_faces(catalog, 2)
+    alice = catalog.ensure_person("Alice")
+    catalog.rename_person(alice.id, "Alicia")
+    catalog.set_rejected([faces[0]])
+    assert [d for _, d, _ in catalog.history()] == ["Mark 1 face as not a face",
+                                                     "Rename Alice to Alicia"]
+    change = catalog.undo()
+    assert change.rejected_face_ids == (faces[0],) and not catalog.face(faces[0]).rejected
+    assert catalog.undo().persons_changed
+    assert catalog.persons() == [alice]
+    catalog.redo()
+    catalog.redo()
+    assert catalog.person_by_name("Alicia").id == alice.id and catalog.face(faces[0]).rejected
+    assert catalog.set_rejected([faces[0]]) is None  # nothing changed: no action
+
+
+def test_undo_that_would_clash_with_a_newer_name_says_so_and_changes_nothing(catalog):
+    faces = _add_photo_with_faces(catalog, 1)
+    alice = catalog.ensure_person("Alice")
+    catalog.set_labels(faces, alice.id)
+    catalog.delete_person(alice.id)
+    catalog.ensure_person("alice")  # not an action: the delete is still the one to undo
+    with pytest.raises(CatalogError, match="another person is called alice"):
+        catalog.undo()
+    assert catalog.history()[0] == (catalog.history()[0][0], "Delete Alice", False)
+    assert catalog.face(faces[0]).person_id is None
+
+
+def test_the_person_name_rule_is_the_engines(catalog):
+    alice = catalog.ensure_person("  Alice ")
+    assert alice.name == "Alice"
+    for bad in ("", "   ", "Ann\nBell", "x" * 300):
+        with pytest.raises(CatalogError):
+            catalog.rename_person(alice.id, bad)
+        with pytest.raises(CatalogError):
+            catalog.ensure_person(bad)
+    assert [p.name for p in catalog.persons()] == ["Alice"]
+
+
+def test_number_keys_stay_with_their_person(catalog):
+    names = ["Zoe", "Mia", "Bob"]
+    keys = {n: catalog.ensure_person(n).number_key for n in names}
+    assert keys == {"Zoe": 1, "Mia": 2, "Bob": 3}  # creation order
+    catalog.ensure_person("Adam")  # first in the alphabet: takes no one's key
+    assert {p.name: p.number_key for p in catalog.persons()} == {**keys, "Adam": 4}
+    mia = catalog.person_by_name("Mia")
+    catalog.delete_person(mia.id)
+    assert catalog.ensure_person("Eve").number_key == 2  # the free key, others untouched
+    catalog.set_number_key(catalog.person_by_name("Adam").id, 1)  # pinned by the user
+    assert {p.name: p.number_key for p in catalog.persons()} == {
+        "Adam": 1, "Bob": 3, "Eve": 2, "Zoe": 4}
+    for n in range(6):
+        catalog.ensure_person(f"P{n}")
+    assert sorted(p.number_key for p in catalog.persons() if p.number_key) == list(range(1, 10))
+    assert catalog.person_by_name("P5").number_key is None  # only nine keys
+
+
+def test_the_number_key_migration_gives_existing_persons_the_keys_they_had(tmp_path, monkeypatch):
+    """Before persons.number_key the keys followed the alphabet; an upgrade keeps them."""
+    path = tmp_path / "catalog.sqlite"
+    with monkeypatch.context() as patch:
+        patch.setattr("engine.catalog.db.MIGRATIONS", schema.MIGRATIONS[:3])
+        patch.setattr("engine.catalog.db.LATEST_VERSION", 3)
+        old = Catalog(path)
+        for name in ("zoe", "Bob", "mia", *(f"p{n}" for n in range(8))):
+            old.db.conn.execute("INSERT INTO persons(name, created_at) VALUES (?, 0)", (name,))
+        old.close()
+    upgraded = Catalog(path)
+    keys = {p.name: p.number_key for p in upgraded.persons()}
+    upgraded.close()
+    assert [name for name, key in sorted(keys.items(), key=lambda kv: kv[1] or 99)
+            if key] == ["Bob", "mia", "p0", "p1", "p2", "p3", "p4", "p5", "p6"]
+    assert keys["zoe"] is None and keys["p7"] is None
+
+
+def test_which_runs_can_be_resumed_is_one_engine_rule(catalog):
+    from engine.catalog.runs import resume_refusal
+
+    for status in ("cancelled", "interrupted", "failed"):
+        assert resume_refusal("r", status) is None
+    assert "already finished (early stopped)" in resume_refusal("r", "early_stopped")
+    assert "training now" in resume_refusal("r", "running")
+    catalog.runs.create(run_id="r1", arch="customcnn1", split_id=None, config={},
+                        persons=["a"], run_dir="runs/r1")
+    catalog.runs.finish("r1", "failed", best_epoch=None, best_val_loss=None, best_val_acc=None)
+    assert catalog.runs.get("r1").resumable

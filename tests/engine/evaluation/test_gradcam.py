@@ -9,6 +9,8 @@ from torchvision.models import resnet18
 import engine.models as model_zoo
 from engine.evaluation.gradcam import (GradCamResult, feature_map_grid, feature_maps,
                                        gradcam_overlay, list_feature_layers)
+from engine.evaluation.heatmap import HEAT_OPACITY, blend_heatmap, colour_scale_stops
+from engine.models.custom_cnn import CONV_GRID, CustomCNN1
 from tests.engine.evaluation.conftest import MEAN, STD, random_image, tiny_vit, vit_tokens_to_grid
 
 CNN_SIZE = 64
@@ -126,3 +128,78 @@ def test_feature_map_grid_layout() -> None:
     assert (grid[5:9, 10:14] == 7).all()  # the empty sixth cell
     with pytest.raises(ValueError):
         feature_map_grid(np.zeros((0, 4, 4)), columns=2)
+
+
+# ------------------------------------------------------- maps that show something
+def test_a_cnn_that_flattens_its_features_gets_the_region_its_decision_reads() -> None:
+    """CustomCNN1 reads its feature map position by position (Flatten -> Linear). Here
+    the explained class reads only the top-left quarter: the map must light that
+    quarter and nothing else. (Grad-CAM's position-averaged gradients lit the whole
+    photo, wherever the features were active: a recoloured photo.)"""
+    model = CustomCNN1(num_classes=2).eval()
+    with torch.no_grad():
+        hidden, out = model.fc[1], model.fc[4]
+        weights = torch.zeros(hidden.weight.shape[1])
+        grid = weights.view(-1, CONV_GRID, CONV_GRID)
+        grid[:, : CONV_GRID // 2, : CONV_GRID // 2] = 1e-3
+        hidden.weight.zero_()
+        hidden.weight[0] = weights
+        hidden.bias.zero_()
+        out.weight.zero_()
+        out.weight[0, 0] = 1.0
+        out.bias.zero_()
+    result = gradcam_overlay(model, "customcnn1", random_image(224), MEAN, STD, target_index=0,
+                             target_layers=[model.conv])
+    heat = result.heatmap
+    assert not result.flat
+    assert heat[:96, :96].mean() > 0.5  # the quarter the class reads, away from its edges
+    # Outside it (a region of blur at the edge allowed): nothing.
+    assert heat[128:, :].max() < 0.05 and heat[:, 128:].max() < 0.05
+
+
+class _PooledNet(nn.Module):
+    """Conv 1x1, average pool, Linear: its evidence is the same at every position of a
+    uniform image."""
+
+    def __init__(self, sign: float) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+        with torch.no_grad():
+            self.conv.weight.fill_(0.5)
+            self.conv.bias.fill_(0.1)
+            self.head[2].weight.fill_(sign)
+            self.head[2].bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(x))
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_map_without_a_region_that_stands_out_is_flat(sign: float) -> None:
+    model = _PooledNet(sign)
+    uniform = np.full((32, 32, 3), 150, dtype=np.uint8)
+    result = gradcam_overlay(model, "pooled", uniform, MEAN, STD, target_index=0,
+                             target_layers=[model.conv])
+    assert result.flat
+    # Uniform, not noise stretched to the full scale; no evidence at all is the low end.
+    assert np.ptp(result.heatmap) == 0.0
+    assert result.heatmap.max() == (1.0 if sign > 0 else 0.0)
+    assert np.ptp(result.overlay.reshape(-1, 3), axis=0).max() == 0
+
+
+def test_the_heat_blend_keeps_the_face_readable_and_marks_the_hot_regions() -> None:
+    face = random_image(48, seed=3)
+    cold = blend_heatmap(face, np.zeros((48, 48), np.float32))
+    # Where nothing counts the face is barely tinted (a 50 % blend hid it).
+    low_opacity = HEAT_OPACITY[0]
+    assert np.abs(cold.astype(int) - face.astype(int)).max() <= 255 * low_opacity + 1
+    grey = np.full((48, 48, 3), 128, np.uint8)
+    hot = blend_heatmap(grey, np.ones((24, 24), np.float32)).astype(int)  # any map size
+    assert hot.shape == (48, 48, 3)
+    assert (hot[..., 0] > hot[..., 1] + 50).all() and (hot[..., 0] > hot[..., 2] + 50).all()
+    stops = colour_scale_stops()
+    first, last = stops[0][1], stops[-1][1]
+    assert stops[0][0] == 0.0 and stops[-1][0] == 1.0
+    assert int(first[5:7], 16) > int(first[1:3], 16)  # low end blue
+    assert int(last[1:3], 16) > int(last[5:7], 16)  # high end red

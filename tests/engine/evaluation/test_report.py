@@ -93,6 +93,7 @@ def test_report_is_one_valid_html_file_with_metrics_persons_and_embedded_images(
                     "Scoreboard", "Sample predictions", "Grad-CAM"):
         assert section in text
     assert run_ids[-1] in text and "batch_size" in text
+    assert "low" in text and "high evidence for the predicted person" in text  # the colour scale
     # Self-contained: every picture is an embedded PNG, none is a link.
     assert parsed.images and all(src.startswith("data:image/png;base64,")
                                  for src in parsed.images)

@@ -152,6 +152,16 @@ def test_edited_photo_is_cropped_again(project, tmp_path):
     assert project.catalog.photos()[0].width == 80
 
 
+def test_a_folder_name_that_cannot_name_a_person_imports_its_photos_unlabelled(project,
+                                                                                tmp_path):
+    odd = tmp_path / "photos" / "two\nlines"
+    save(odd / "a.jpg", gradient(64, 48, seed=3))
+    save(tmp_path / "photos" / "Ann" / "b.jpg", gradient(64, 48, seed=4))
+    report = import_paths(project, [tmp_path / "photos"], labels_from_folders=True)
+    assert report.added == 2
+    assert [p.name for p in project.catalog.persons()] == ["Ann"]  # the engine's name rule
+
+
 def test_importing_only_paths_that_do_not_exist_is_an_error(project, tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="do not exist"):
         import_paths(project, [tmp_path / "no" / "such", tmp_path / "typo.jpg"])

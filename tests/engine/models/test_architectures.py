@@ -33,6 +33,7 @@ BUILTIN_NAMES = [
     "efficientnet_b0",
     "vit_b_16",
     "facenet",
+    "faceresnet",
 ]
 NUM_CLASSES = 5
 
@@ -43,7 +44,9 @@ def test_every_builtin_architecture_is_registered_with_sane_preprocessing():
     for name in BUILTIN_NAMES:
         spec = specs[name]
         assert spec.description and "\n" not in spec.description
-        assert all(0 < value < 1 for value in (*spec.mean, *spec.std))
+        assert all(0 < value < 1 for value in spec.mean)
+        # dlib's (pixel - mean) / 256 is a std of 256/255 on [0, 1] pixels.
+        assert all(0 < value <= 256 / 255 for value in spec.std)
     assert specs["customcnn1"].mean == (0.5, 0.5, 0.5) and specs["customcnn1"].std == (0.5, 0.5, 0.5)
     assert specs["resnet50"].mean == (0.485, 0.456, 0.406)
     assert specs["facenet"].input_size == 160

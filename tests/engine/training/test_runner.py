@@ -48,7 +48,7 @@ def test_run_is_recorded_epoch_by_epoch_and_evaluated_on_the_test_split(project)
 
     test_faces = {f for f, _ in ensure_split(project.catalog).test}
     assert {s.sample_id for s in report.samples} == test_faces
-    rows = project_scoreboard(project).rows(record.split_id)
+    rows = project_scoreboard(project).rows()
     assert [r.run_id for r in rows] == [result.run_id]
 
 
@@ -98,9 +98,11 @@ def test_cli_train_evaluate_compare(project, tmp_path, capsys):
 
     assert cli_main(["compare", root, "--archs", f"{TINY_ARCH},{TINY_ARCH}", "--epochs", "1",
                      "--augment", "none", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    standings = json.loads(capsys.readouterr().out)
+    rows = standings["ranked"]
     assert [r["rank"] for r in rows] == [1, 2]
     assert rows[0]["accuracy"] >= rows[1]["accuracy"]
+    assert standings["not_comparable"] == []
 
     assert cli_main(["runs", root, "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 3
@@ -137,6 +139,9 @@ def test_explain_writes_gradcam_and_feature_maps(project, tmp_path, capsys):
     assert cli_main(["explain", str(project.root), "--run", result.run_id, "--face", str(face),
                      "--out", str(cam)]) == 0
     assert Image.open(cam).size == (32, 32)
+    said = capsys.readouterr().out
+    # The colour scale, or that the map is flat, in words beside the picture.
+    assert "blue = low" in said or "Grad-CAM is flat for this face" in said
     maps = tmp_path / "maps.png"
     from engine.evaluation.explain import face_feature_layers
 

@@ -7,7 +7,8 @@ from gui.project_session import PersonRow
 
 
 def _rows(n: int) -> list[PersonRow]:
-    return [PersonRow(i, f"Person {i:02d}", i * 2) for i in range(1, n + 1)]
+    return [PersonRow(i, f"Person {i:02d}", i * 2, i if i <= 9 else None)
+            for i in range(1, n + 1)]
 
 
 def test_model_passes_qt_model_tester(qtmodeltester):
@@ -16,13 +17,16 @@ def test_model_passes_qt_model_tester(qtmodeltester):
     qtmodeltester.check(model, force_py=True)
 
 
-def test_first_nine_persons_are_the_number_keys():
+def test_number_keys_are_the_persons_own_not_their_row():
     model = PersonListModel()
-    model.set_persons(_rows(12))
-    assert model.person_for_number_key(1).name == "Person 01"
-    assert model.person_for_number_key(9).name == "Person 09"
+    rows = [PersonRow(i, f"Person {i:02d}", i * 2, (10 - i) if i < 10 else None)
+            for i in range(1, 13)]
+    model.set_persons(rows)
+    assert model.person_for_number_key(1).name == "Person 09"
+    assert model.person_for_number_key(9).name == "Person 01"
     assert model.person_for_number_key(10) is None
-    assert model.index(8).data(SHORTCUT_ROLE) == "9" and model.index(9).data(SHORTCUT_ROLE) is None
+    assert model.index(0).data(SHORTCUT_ROLE) == "9" and model.index(9).data(SHORTCUT_ROLE) is None
+    assert model.display_name(rows[0]) == "9  Person 01"
 
 
 def test_count_changes_update_rows_in_place(qtbot):

@@ -209,6 +209,15 @@ def test_show_in_library_drives_the_librarys_face_set(qtbot, page, session, runn
     assert requested.args[1] == expected
     assert library.grid_model.face_ids() == expected
     assert library.title_label.text().startswith("Misclassified (")
+    # With faces selected, exactly those go to the Library.
+    _select_rows(page.gallery.view, [1])
+    chosen = page.gallery.view.selected_face_ids()
+    assert len(chosen) == 1
+    with qtbot.waitSignal(page.library_review_requested) as requested:
+        QTest.mouseClick(page.gallery.library_button, Qt.MouseButton.LeftButton)
+    assert requested.args[1] == chosen
+    assert library.grid_model.face_ids() == chosen
+    assert library.title_label.text().startswith("1 selected face of Misclassified (")
     library.shutdown()
 
 
@@ -307,7 +316,9 @@ def test_export_writes_a_verified_onnx_file_with_its_sidecar(qtbot, page, tmp_pa
     assert "exported" in page.banner.text() and "verified" in page.banner.text()
 
 
-def test_lab_report_is_written_in_a_job(qtbot, page, tmp_path):
+def test_lab_report_is_written_in_a_job(qtbot, page, tmp_path, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
     out = tmp_path / "lab.html"
     job = page.write_lab_report(str(out))
     assert not page.report_button.isEnabled()  # one report at a time
@@ -315,6 +326,14 @@ def test_lab_report_is_written_in_a_job(qtbot, page, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert f"{page.report.accuracy:.1%}" in text and "data:image/png;base64," in text
     assert page.report_button.isEnabled()
+    # The banner says where it is, offers to open it, and stays until dismissed.
+    banner = page.banner
+    assert str(out) in banner.text() and banner.action_button.isVisible()
+    assert banner.action_button.text() == "Open" and not banner._timer.isActive()
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    QTest.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)
+    assert [url.toLocalFile() for url in opened] == [str(out)]
 
 
 # ------------------------------------------------------------------ evaluate

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 from engine.catalog import CatalogError
 from gui.jobs import JobState
 from gui.models.face_grid import STATUS_UNLABELLED
+from gui.models.persons import NAME_ROLE, SHORTCUT_ROLE
 from tests.gui.conftest import add_faces
 
 
@@ -72,7 +73,7 @@ def test_number_keys_label_the_selection_and_zero_unlabels(qtbot, library):
     library.set_filter(library.current_filter, force=True)
     library.select_faces(ids[:3])
 
-    QTest.keyClick(library.grid_view, Qt.Key.Key_2)  # persons sort by name: 2 is Bob
+    QTest.keyClick(library.grid_view, Qt.Key.Key_1)  # keys follow creation: 1 is Bob
     bob = _person_id(library, "Bob")
     assert [_labels(library)[i] for i in ids] == [bob] * 3 + [None] * 3
     assert library.grid_model.index(library.grid_model.row_of(ids[0])).data() == "Bob"
@@ -300,3 +301,122 @@ def test_the_suspicious_filter_follows_the_finder_and_the_verdicts(qtbot, librar
     session.notify_label_issues_changed()
     qtbot.waitUntil(lambda: suspicious_count() == 1)
     assert library.grid_model.rowCount() == 1
+
+
+def test_adding_persons_moves_no_one_to_another_number_key(qtbot, library):
+    session = library._session
+    ids = add_faces(session.project, 3, tag="k")
+    for name in ("Zoe", "Mia"):
+        session.create_person(name)
+    session.notify_faces_added()
+    library.set_filter(library.current_filter, force=True)
+    model = library.persons_model
+    keys_before = {p.name: p.number_key for p in model.persons()}
+    session.create_person("Adam")  # first in the alphabet
+    keys = {p.name: p.number_key for p in model.persons()}
+    assert keys == {**keys_before, "Adam": 3}
+    # The list shows every key beside its person, and the key labels with that person.
+    shown = {model.index(r).data(NAME_ROLE): model.index(r).data(SHORTCUT_ROLE)
+             for r in range(model.rowCount())}
+    assert shown == {"Zoe": "1", "Mia": "2", "Adam": "3"}
+    library.select_faces(ids[:1])
+    QTest.keyClick(library.grid_view, Qt.Key.Key_1)
+    assert _labels(library)[ids[0]] == _person_id(library, "Zoe")
+    viewer = library.open_photo_viewer(ids[0])  # the viewer's keys, with their names
+    combo = [viewer.person_combo.itemText(i) for i in range(viewer.person_combo.count())]
+    assert combo == ["1  Zoe", "2  Mia", "3  Adam"]
+    QTest.keyClick(viewer, Qt.Key.Key_3)
+    assert _labels(library)[ids[0]] == _person_id(library, "Adam")
+    viewer.close()
+    # The user can pin a key; the person who had it gets the other's old key.
+    session.set_number_key(_person_id(library, "Adam"), 1)
+    assert {p.name: p.number_key for p in model.persons()} == {"Adam": 1, "Mia": 2, "Zoe": 3}
+    menu = library.person_panel.key_menu(model.persons()[0])
+    assert [a.text() for a in menu.actions()][:2] == ["1", "2  (now Mia)"]
+
+
+def test_every_person_change_undoes_in_order_even_after_a_restart(qtbot, library, monkeypatch):
+    window = library.window()
+    session = library._session
+    root = session.root
+    alicia = add_faces(session.project, 2, person="Alicia", tag="a")
+    bob = add_faces(session.project, 1, person="Bob", tag="b")
+    session.notify_faces_added()
+    qtbot.waitUntil(lambda: library.persons_model.rowCount() == 2)
+    panel = library.person_panel
+    questions = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a, **k:
+                        questions.append(text) or QMessageBox.StandardButton.Yes)
+
+    panel.select_filter(_person_filter(library, "Alicia"))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Alicja", True))
+    panel.rename_dialog()
+    assert library.title_label.text() == "Alicja"  # the header follows a rename
+    assert window.actions["undo"].text() == "Undo Rename Alicia to Alicja"
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("Bob", True))
+    panel.merge_dialog()
+    assert "cannot be undone" not in questions[-1] and "Undo" in questions[-1]
+    bob_id = _person_id(library, "Bob")
+    assert {_labels(library)[i] for i in alicia + bob} == {bob_id}
+    viewer = library.open_photo_viewer(bob[0])
+    viewer.reject_button.click()
+    assert session.catalog.face(bob[0]).rejected
+    viewer.close()
+    panel.select_filter(_person_filter(library, "Bob"))
+    panel.delete_dialog()
+    assert "cannot be undone" not in questions[-1]
+    assert library.persons_model.rowCount() == 0
+    assert window.actions["undo"].text() == "Undo Delete Bob"
+
+    def ctrl_z(page):
+        QTest.keyClick(page.grid_view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+
+    ctrl_z(library)  # the delete
+    assert [p.name for p in library.persons_model.persons()] == ["Bob"]
+    assert {session.catalog.face(i).person_id for i in alicia + bob} == {bob_id}
+    ctrl_z(library)  # "not a face"
+    assert not session.catalog.face(bob[0]).rejected
+    assert library.grid_model.row_of(bob[0]) is not None
+
+    window.close_project(forget=False)
+    assert window.open_project(str(root))
+    library = window.library_page
+    library.grid_view.setFocus()
+    assert window.actions["undo"].text() == "Undo Merge Alicja into Bob"
+    ctrl_z(library)  # the merge, not an older step
+    alicja_id = _person_id(library, "Alicja")
+    assert {p.name for p in library.persons_model.persons()} == {"Alicja", "Bob"}
+    assert [_labels(library)[i] for i in alicia + bob] == [alicja_id, alicja_id, bob_id]
+    ctrl_z(library)  # the rename
+    assert {p.name for p in library.persons_model.persons()} == {"Alicia", "Bob"}
+    assert not window.actions["undo"].isEnabled()
+
+
+def test_the_photo_viewer_says_a_box_is_not_a_face(qtbot, library):
+    session = library._session
+    ids = add_faces(session.project, 2, per_photo=2, tag="v")
+    session.notify_faces_added()
+    viewer = library.open_photo_viewer(ids[0])
+    assert viewer.reject_button.text() == "Not a face" and not viewer.face_state_label.text()
+    assert not viewer.unlabel_button.isEnabled()  # unlabelled: Unlabel would do nothing
+    qtbot.mouseClick(viewer.reject_button, Qt.MouseButton.LeftButton)
+    assert session.catalog.face(ids[0]).rejected
+    assert viewer.reject_button.isChecked() and "✓" in viewer.reject_button.text()
+    assert "not a face" in viewer.face_state_label.text()
+    assert not viewer.label_button.isEnabled() and not viewer.unlabel_button.isEnabled()
+    qtbot.mouseClick(viewer.reject_button, Qt.MouseButton.LeftButton)
+    assert not session.catalog.face(ids[0]).rejected
+    assert not viewer.reject_button.isChecked() and viewer.label_button.isEnabled()
+    viewer.close()
+
+
+def test_names_follow_the_engines_rule_in_the_app(qtbot, library, monkeypatch):
+    session = library._session
+    add_faces(session.project, 1, person="Alice", tag="a")
+    session.notify_faces_added()
+    library.person_panel.select_filter(_person_filter(library, "Alice"))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("   ", True))
+    library.person_panel.rename_dialog()
+    library.person_panel.new_person_dialog()
+    assert [p.name for p in session.catalog.persons()] == ["Alice"]
+    assert "needs a name" in library.window().banner.text()

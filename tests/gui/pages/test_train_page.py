@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from PySide6.QtCore import Qt
 from torch import nn
 
 import engine.models as models
@@ -251,3 +252,87 @@ def test_window_start_does_not_wait_for_the_train_page(qtbot, window, celeb_root
     page = window.workspace.page("train")
     assert page.choices is None and page.charts is None and not page._shown_once
     assert page.start_training() == [] and "still loading" in page.message_text()
+
+
+def _stored_runs(root, statuses):
+    """Runs as the catalog holds them after training stopped, without training:
+    a run of each status, none with a checkpoint."""
+    import time
+
+    from engine.data.splits import DEFAULT_SPLIT, ensure_split
+    from engine.project import Project
+    from engine.training.config import TrainConfig
+
+    ids = {}
+    with Project.open(root) as project:
+        split_id = ensure_split(project.catalog, DEFAULT_SPLIT).split.id
+        persons = [p.name for p in project.catalog.persons()]
+        config = TrainConfig(arch=TINY_A, epochs=3, batch_size=16, augment="none",
+                             device="cpu").to_dict()
+        for n, status in enumerate(statuses):
+            run_id = f"run-{n}-{status}"
+            project.catalog.runs.create(run_id=run_id, arch=TINY_A, split_id=split_id,
+                                        config=config, persons=persons,
+                                        run_dir=f"runs/{run_id}")
+            project.catalog.runs.finish(run_id, status, best_epoch=None, best_val_loss=None,
+                                        best_val_acc=None)
+            ids[status] = run_id
+            time.sleep(0.01)  # distinct start times: the table sorts by them
+    return ids
+
+
+def _click_run(qtbot, page, run_id, double=False):
+    from gui.models.runs import ARCH
+
+    row = page.runs_proxy.mapFromSource(page.runs_model.index(page.runs_model.row_of(run_id),
+                                                              ARCH)).row()
+    index = page.runs_proxy.index(row, ARCH)
+    centre = page.runs_view.visualRect(index).center()
+    click = qtbot.mouseDClick if double else qtbot.mouseClick
+    click(page.runs_view.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+
+
+def test_resume_follows_the_selection_by_mouse_keys_or_code(qtbot, window, celeb_root):
+    ids = _stored_runs(celeb_root, ["completed", "cancelled", "interrupted", "failed"])
+    page = _open_train_page(qtbot, window, celeb_root)
+    qtbot.waitUntil(lambda: page.runs_model.rowCount() == 4, timeout=WAIT_MS)
+
+    for status in ("cancelled", "completed", "interrupted", "completed", "failed"):
+        _click_run(qtbot, page, ids[status])
+        assert page._selected_run_id() == ids[status]
+        assert page.resume_button.isEnabled() == (status != "completed"), status
+
+    page.runs_view.setFocus()
+    _click_run(qtbot, page, ids["completed"])
+    # Newest first: the cancelled run is the row above the completed one.
+    qtbot.keyClick(page.runs_view, Qt.Key.Key_Up)
+    assert page._selected_run_id() == ids["cancelled"]
+    assert page.resume_button.isEnabled()
+    page.show_run(ids["completed"])
+    assert not page.resume_button.isEnabled()
+    page.show_run(ids["interrupted"])
+    assert page.resume_button.isEnabled()
+
+    # A double-click only selects: resuming is the Resume button's, and it says so.
+    _click_run(qtbot, page, ids["cancelled"], double=True)
+    assert page.queue.entries == []
+    assert page.resume_button.isEnabled()
+    page.resume_run(ids["completed"])
+    assert "already finished" in page.message_text() and page.queue.entries == []
+    qtbot.mouseClick(page.resume_button, Qt.MouseButton.LeftButton)
+    assert len(page.queue.entries) == 1
+    # No checkpoint was saved: the engine starts it again from epoch 1, and the page says so.
+    assert "starts again from epoch 1" in page.message_text()
+    page.stop_training()
+    _wait_done(qtbot, [page.queue.entries[0].job])
+
+
+def test_import_dialog_offers_every_weights_file_the_engine_accepts():
+    from gui.pages.train import WEIGHTS_FILTER
+
+    offered = WEIGHTS_FILTER.split(";;")[0]
+    names = [name for spec in models.list_architectures()
+             for name in (spec.weights_filename, spec.convertible and spec.convertible.filename) if name]
+    assert "dlib_face_recognition_resnet_model_v1.dat" in names
+    for name in names:
+        assert f"*.{name.rsplit('.', 1)[1]}" in offered, name

@@ -121,6 +121,22 @@ def test_live_view_names_the_person_then_unknown_above_the_threshold_and_grad_ca
     assert page.run_picker.isEnabled() and page.start_button.isEnabled()
 
 
+def test_the_grad_cam_inset_explains_the_face_in_view_and_goes_on_stop(qtbot, page, live_run):
+    page.gradcam_check.setChecked(True)
+    assert page.gradcam_legend.isVisible()  # the colour scale beside the switch
+    start(qtbot, page, str(live_run.video))
+    view = page.video
+    qtbot.waitUntil(lambda: view.painted_gradcam is not None, timeout=TIMEOUT_MS)
+    # Caption and map from one result, of a face the frame shows and names the same.
+    assert view.painted_gradcam_caption.startswith(f"Grad-CAM: {view.painted_gradcam} ")
+    assert any(view.painted_gradcam in caption for caption in view.painted_captions)
+
+    stop(qtbot, page)
+    view.repaint()
+    assert view.has_frame  # the last frame stays, for a snapshot...
+    assert view.painted_gradcam is None  # ...without a map computed on another frame
+
+
 def test_snapshot_adds_the_faces_in_view_to_the_library_labelled(qtbot, page, live_run,
                                                                   session, runner, settings):
     from gui.pages.library import LibraryPage

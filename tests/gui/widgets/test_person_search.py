@@ -46,3 +46,12 @@ def test_escape_closes_without_choosing(qtbot):
     bar.start("x")
     with qtbot.assertNotEmitted(bar.new_person_named), qtbot.waitSignal(bar.closed):
         QTest.keyClick(bar.line_edit, Qt.Key.Key_Escape)
+
+
+def test_matches_show_the_number_key_of_keyed_persons(qtbot):
+    persons = PersonListModel()
+    persons.set_persons([PersonRow(1, "Alice", 3, 2), PersonRow(2, "Alfred", 1)])
+    bar = PersonSearchBar(persons)
+    qtbot.addWidget(bar)
+    bar.start("al")
+    assert _rows(bar)[:2] == ["2  Alice   (3)", "Alfred   (1)"]
