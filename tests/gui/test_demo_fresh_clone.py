@@ -72,6 +72,24 @@ def test_the_app_command_builds_and_opens_a_drawn_demo_on_a_fresh_clone(
     assert stats["pending_photos"] == 0 and stats["unlabeled_faces"] == 0
     assert stats["no_face_photos"] <= stats["photos"] // 10
 
+    # One photo a person was misfiled on purpose (the last, photo-029, in the next
+    # person's folder): the label-mistake finder's quick method must find most of them.
+    from engine.demo import DRAWN_PHOTOS_PER_PERSON
+    from engine.evaluation.mistakes import find_label_mistakes
+    from engine.project import Project
+
+    misfiled_name = f"photo-{DRAWN_PHOTOS_PER_PERSON - 1:03d}.jpg"
+    persons = len(stats["persons"])
+    with Project.open(demo_dir) as project:
+        catalog = project.catalog
+        mistakes = find_label_mistakes(project, method="quick", seed=0)
+        most_suspicious = [Path(catalog.photo(catalog.face(m.face_id).photo_id).path).name
+                           for m in mistakes[:persons]]
+    found = most_suspicious.count(misfiled_name)
+    print(f"[figure] drawn demo: {found} of the {persons} misfiled photos are among the "
+          f"{persons} most suspicious labels")
+    assert found >= persons // 2, most_suspicious
+
     monkeypatch.setenv("FACELAB_HOME", str(home))
     window.welcome.refresh_demo_text()
     assert "drawn by FaceLab" in window.welcome.demo_hint.text()
