@@ -14,7 +14,7 @@ STAGE_WORDS = {"import": "reading photos", "crop": "finding faces",
                "cache": "preparing faces", "embed": "computing face features",
                "train": "training", "report": "writing the report",
                "mistakes": "looking for label mistakes", "sweep": "searching settings",
-               "download": "downloading"}
+               "download": "downloading", "draw": "drawing faces"}
 # Stages that count bytes: shown as sizes, and the bar counts kB (its range is an int).
 BYTE_STAGES = {"download": 1000}
 

@@ -9,7 +9,7 @@ import pytest
 from gui.widgets.job_status import JobStatusWidget
 
 # Every stage name the engine reports (engine/*: ctx.report(STAGE, ...)).
-ENGINE_STAGES = ["import", "crop", "cache", "train", "report", "mistakes", "sweep"]
+ENGINE_STAGES = ["import", "crop", "cache", "train", "report", "mistakes", "sweep", "draw"]
 
 
 @pytest.mark.parametrize("stage", ENGINE_STAGES)
