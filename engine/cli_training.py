@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.catalog.runs import RESUMABLE_STATUSES
+from engine.catalog.runs import RESUMABLE_STATUSES, RunStatus
 from engine.cli import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, cli_task, open_project
 
 
@@ -126,9 +126,9 @@ def _finish(result, args) -> int:
     if result.finished.status in RESUMABLE_STATUSES:
         print(f"{result.finished.status}: continue with `facelab resume {args.dir} --run "
               f"{result.run_id}`", file=sys.stderr)
-    if result.finished.status == "cancelled":
+    if result.finished.status == RunStatus.CANCELLED:
         return EXIT_CANCELLED
-    return EXIT_OK if result.finished.status in ("completed", "early_stopped") else EXIT_ERROR
+    return EXIT_OK if RunStatus(result.finished.status).trained_to_the_end else EXIT_ERROR
 
 
 def cmd_train(args) -> int:
@@ -220,7 +220,7 @@ def cmd_compare(args) -> int:
             result = train_run(project, config_from_args(arch, args),
                                callbacks=[EpochPrinter(arch)], ctx=ctx)
             run_ids.append(result.run_id)
-            if result.finished.status == "cancelled":
+            if result.finished.status == RunStatus.CANCELLED:
                 print("comparison cancelled", file=sys.stderr)
                 return EXIT_CANCELLED
         standings = project_scoreboard(project, run_ids=run_ids).standings(run_ids[-1])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from engine.paths import user_data_dir
 from engine.project import CATALOG_NAME, Project
-from engine.tasks import TaskContext, null_context
+from engine.tasks import Stage, TaskContext, null_context
 
 DRAWN_PHOTOS_FOLDER = "drawn-photos"
 DRAWN_PHOTOS_PER_PERSON = 30
@@ -103,7 +103,7 @@ def _draw_demo_photos(folder: Path, ctx: TaskContext) -> Path:
 
     def progress(done: int, total: int) -> None:
         ctx.check()
-        ctx.report("draw", done, total, "drawing the demo's faces")
+        ctx.report(Stage.DRAW, done, total, "drawing the demo's faces")
 
     # Made before the project, so that a demo stopped while drawing is still a drawn one.
     folder.mkdir(parents=True, exist_ok=True)

@@ -26,11 +26,11 @@ from engine.evaluation import report_charts as charts
 from engine.evaluation.metrics import EvaluationReport, SamplePrediction
 from engine.project import Project
 from engine.storage import atomic_write_bytes
-from engine.tasks import TaskContext, null_context
+from engine.tasks import Stage, TaskContext, null_context
 
 log = logging.getLogger(__name__)
 
-STAGE = "report"
+STAGE = Stage.REPORT
 SAMPLE_IMAGE_MAX = 160  # pixels stored per sample face (shown at 112: sharp on HiDPI)
 # Config keys a reader needs first; the rest follow in the table's second part.
 _KEY_SETTINGS = ("arch", "epochs", "batch_size", "lr", "optimizer", "augment", "pretrained",
@@ -210,9 +210,10 @@ def _gradcam_choice(report: EvaluationReport, count: int) -> list[SamplePredicti
 def _gradcam_overlays(project: Project, run_id: str, samples: Sequence[SamplePrediction],
                       ctx: TaskContext) -> list[tuple[bytes, bool]]:
     """One (PNG, flat) per sample: the map blended over the face, and whether it is flat."""
-    from engine.data.cache import model_input
+    from engine.data.cache import face_model_image
     from engine.evaluation.gradcam import gradcam_overlay
     from engine.evaluation.runs import run_checkpoint
+    from engine.training.config import run_alignment
     from engine.training.inference import load_trained_model
 
     # Its own model instance: Grad-CAM hooks the model, and the app may be explaining
@@ -222,9 +223,9 @@ def _gradcam_overlays(project: Project, run_id: str, samples: Sequence[SamplePre
     pngs = []
     for sample in samples:
         ctx.check()
-        face = project.catalog.face(sample.sample_id)
-        with Image.open(project.resolve_inside(face.crop_path)) as crop:
-            image = model_input(crop, spec.input_size)
+        # The face as the model saw it (its crop, or its aligned chip).
+        image = face_model_image(project, sample.sample_id, spec.input_size,
+                                 run_alignment(trained.config))
         result = gradcam_overlay(trained.model, spec.name, image, spec.mean, spec.std)
         pngs.append((charts.image_png(result.overlay, SAMPLE_IMAGE_MAX), result.flat))
     return pngs

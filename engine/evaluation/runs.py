@@ -120,8 +120,10 @@ def evaluate_run(project: Project, run_id: str, subset: str = "test",
     Faces are scored against the persons the run learned, matched to the project as it
     is now (renamed persons keep their faces and show their new name); faces of persons
     the run never learned cannot be scored against it and are left out (see
-    :meth:`RunScope.notes`).
+    :meth:`RunScope.notes`). They are framed as the run was trained on them (crops, or
+    aligned chips).
     """
+    from engine.training.config import run_alignment
     from engine.training.device import resolve_device
     from engine.training.inference import load_trained_model, predict_probs
 
@@ -137,7 +139,8 @@ def evaluate_run(project: Project, run_id: str, subset: str = "test",
         raise CatalogError(f"The {subset} faces include none of the persons run {run_id} "
                            f"learned ({_listing(scope.persons.names)}), so there is nothing "
                            "to score it on.")
-    x = load_face_tensors(project, [f for f, _ in scope.pairs], trained.spec.input_size, ctx)
+    x = load_face_tensors(project, [f for f, _ in scope.pairs], trained.spec.input_size, ctx,
+                          alignment=run_alignment(trained.config))
     probs = predict_probs(trained.model, x, trained.spec,
                           device=next(trained.model.parameters()).device)
     report = evaluate_predictions([k for _, k in scope.pairs], probs, scope.persons.names,

@@ -11,20 +11,13 @@ import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from engine.catalog.runs import resume_refusal
+from engine.catalog.runs import RunStatus, resume_refusal
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
-STATUS_WORDS = {
-    "running": "training…",
-    "completed": "completed",
-    "early_stopped": "stopped early",
-    "cancelled": "cancelled",
-    "failed": "failed",
-    "interrupted": "interrupted",
-}
+STATUS_WORDS = {status.value: status.words for status in RunStatus}
 COLUMNS = ("Architecture", "Status", "Val. acc. (lowest loss)", "Test acc.", "Epochs",
            "Started")
 ARCH, STATUS, VAL_ACC, TEST_ACC, EPOCHS, STARTED = range(len(COLUMNS))

@@ -504,7 +504,7 @@ class EvaluatePage(QWidget):
 
     def _request_library(self, title: str, face_ids: list) -> None:
         choice = self.run_picker.choice(self.current_run_id)
-        suffix = f" ({choice.arch}, {choice.text().split(' · ')[1]})" if choice else ""
+        suffix = f" ({choice.arch}, {choice.started_text})" if choice else ""
         self.library_review_requested.emit(title + suffix, list(face_ids))
 
     def _apply_verdicts(self, face_ids: list, status: str) -> None:

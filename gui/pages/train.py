@@ -485,7 +485,7 @@ class TrainPage(QWidget):
         """A run's curves from the catalog: one run's rows, quick on the UI thread."""
         runs = self._session.catalog.runs
         record = runs.get(run_id)
-        end = None if record.status == "running" else RunEnd(
+        end = None if not record.status.finished else RunEnd(
             record.status, record.message or "", record.best_epoch, record.best_val_acc)
         return RunCurves.from_epochs(run_id, record.arch, runs.epochs(run_id),
                                      int(record.config.get("epochs", 0)), end)

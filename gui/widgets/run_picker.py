@@ -12,6 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from engine.catalog import Catalog
+from engine.catalog.runs import RunStatus
 
 BEST_CHECKPOINT = "best.pt"
 
@@ -28,10 +29,15 @@ class RunChoice:
     def evaluated(self) -> bool:
         return self.accuracy is not None
 
+    @property
+    def started_text(self) -> str:
+        return time.strftime("%d %b %H:%M", time.localtime(self.created_at))
+
     def text(self) -> str:
-        when = time.strftime("%d %b %H:%M", time.localtime(self.created_at))
+        when = self.started_text
         score = f"{self.accuracy:.1%}" if self.accuracy is not None else "not evaluated"
-        status = "" if self.status in ("completed", "early_stopped") else f" · {self.status}"
+        status = (""  if RunStatus(self.status).trained_to_the_end
+                  else f" · {RunStatus(self.status).words}")
         return f"{self.arch} · {when} · {score}{status}"
 
 
@@ -41,7 +47,7 @@ def run_choices(catalog: Catalog, root: Path) -> list[RunChoice]:
     for record in catalog.runs.list():
         run_dir = Path(record.run_dir)
         run_dir = run_dir if run_dir.is_absolute() else root / run_dir
-        if record.status == "running" or not (run_dir / BEST_CHECKPOINT).is_file():
+        if not record.status.finished or not (run_dir / BEST_CHECKPOINT).is_file():
             continue
         stored = catalog.runs.evaluation(record.id)
         accuracy = float(stored["accuracy"]) if stored else None
