@@ -8,6 +8,7 @@ Subcommands print; the engine itself only logs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
@@ -154,9 +155,14 @@ def cmd_crop(args) -> int:
 
 
 def _crop(project, args, ctx: TaskContext) -> int:
-    from engine.ingest import CropSettings, crop_pending
+    from engine.ingest import crop_pending
+    from engine.ingest.crop import project_crop_settings
 
-    settings = CropSettings(margin=args.margin, crop_size=args.size, detector=args.detector)
+    # The project's own settings, with what the user typed: a `facelab crop` without
+    # --margin keeps the margin the project's faces were cut with.
+    typed = {field: getattr(args, option) for option, field in CROP_OPTION_FIELDS.items()
+             if option in vars(args)}
+    settings = dataclasses.replace(project_crop_settings(project), **typed)
     report = crop_pending(project, settings, ctx=ctx, workers=args.workers)
     if report.notice:
         print(f"note: {report.notice}", file=sys.stderr)
@@ -261,16 +267,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# `facelab crop` option -> CropSettings field.
+CROP_OPTION_FIELDS = {"margin": "margin", "size": "crop_size", "detector": "detector"}
+
+
 def _add_crop_options(p: argparse.ArgumentParser) -> None:
     from engine.ingest.crop import CropSettings
 
     defaults = CropSettings()
-    p.add_argument("--margin", type=float, default=defaults.margin,
-                   help=f"context around each face, as a fraction of its size "
-                        f"(default {defaults.margin})")
-    p.add_argument("--size", type=int, default=defaults.crop_size,
-                   help=f"crop size in pixels (default {defaults.crop_size})")
-    p.add_argument("--detector", choices=("auto", "mtcnn", "haar"), default="auto")
+    # Left out when not typed (SUPPRESS): the project's recorded settings apply then.
+    p.add_argument("--margin", type=float, default=argparse.SUPPRESS,
+                   help=f"context around each face, as a fraction of its size (default: "
+                        f"the project's, {defaults.margin} for a new project)")
+    p.add_argument("--size", type=int, default=argparse.SUPPRESS,
+                   help=f"crop size in pixels (default: the project's, {defaults.crop_size} "
+                        "for a new project)")
+    p.add_argument("--detector", choices=("auto", "mtcnn", "haar"), default=argparse.SUPPRESS,
+                   help="face detector (default: the project's, auto for a new project)")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: one per core)")
 

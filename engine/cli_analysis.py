@@ -11,13 +11,13 @@ from engine.cli_training import EpochPrinter, add_train_options, config_from_arg
 
 
 def cmd_mistakes(args) -> int:
-    from engine.evaluation.mistakes import find_label_mistakes
+    from engine.evaluation.mistakes import find_label_mistakes, reliability_text
     from engine.tasks import Cancelled
 
     with open_project(args.dir) as project, cli_task() as ctx:
         try:
-            mistakes = find_label_mistakes(project, folds=args.folds, method=args.method,
-                                           epochs=args.epochs, seed=args.seed, ctx=ctx)
+            search = find_label_mistakes(project, folds=args.folds, method=args.method,
+                                         epochs=args.epochs, seed=args.seed, ctx=ctx)
         except Cancelled:
             print("cancelled: the previous list of suspicious labels is unchanged",
                   file=sys.stderr)
@@ -25,9 +25,17 @@ def cmd_mistakes(args) -> int:
         crops = {f.id: f.crop_path for f in project.catalog.faces(include_rejected=True)}
         rows = [{"face_id": m.face_id, "score": round(m.score, 4), "given": m.given_person,
                  "suggested": m.suggested_person,
-                 "crop": str(project.resolve(crops[m.face_id]))} for m in mistakes]
+                 "crop": str(project.resolve(crops[m.face_id]))} for m in search.mistakes]
+    basis = search.basis
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
+        print(json.dumps({"method": basis.method, "method_label": basis.method_label,
+                          "oof_accuracy": round(basis.oof_accuracy, 4), "faces": basis.faces,
+                          "persons": basis.persons, "folds": basis.folds,
+                          "seconds": basis.seconds, "mistakes": rows}, ensure_ascii=False))
+        return EXIT_OK
+    print(reliability_text(basis))
+    if not rows:
+        print("No suspicious labels: the labels look consistent.")
         return EXIT_OK
     print(f"{len(rows)} suspicious label(s), most suspicious first:")
     for r in rows:
@@ -62,13 +70,16 @@ def register(sub) -> None:
                        "the wrong person (cross-validation + confident learning)")
     p.add_argument("dir")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    p.add_argument("--method", default="quick",
-                   help="quick (a classical model, seconds on a CPU) or an architecture name "
-                        "trained per fold")
+    p.add_argument("--method", default="auto",
+                   help="auto (default: the face network where its weights are on this "
+                        "machine, else quick), face-network (its descriptors + logistic "
+                        "regression), quick (a classical model, seconds on a CPU) or an "
+                        "architecture name trained per fold")
     p.add_argument("--epochs", type=int, default=10, help="epochs per fold for an architecture")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true",
-                   help="print a JSON list of {face_id, score, given, suggested, crop}")
+                   help="print JSON: {method, method_label, oof_accuracy, faces, persons, "
+                        "folds, seconds, mistakes: [{face_id, score, given, suggested, crop}]}")
     p.set_defaults(func=cmd_mistakes)
 
     p = sub.add_parser("sweep", help="random search over learning rate, batch size, optimizer "

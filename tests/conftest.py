@@ -106,3 +106,23 @@ def changed_5celeb(cropped_5celeb, datasets, tmp_path_factory):
         root = tmp_path_factory.mktemp("changed-5celeb") / "project"
         old_run, new_run = changed_project(cropped_5celeb, root, datasets)
     return root, old_run, new_run
+
+
+@pytest.fixture
+def weights_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every weights folder into tmp_path; returns FaceLab's (empty) weights folder.
+
+    Pretrained weights a test needs are then only those it puts there, or that are
+    converted from an installed package (Face ResNet's)."""
+    import torch
+
+    from engine.models import weights as weights_module
+
+    facelab_dir = tmp_path / "facelab-weights"
+    monkeypatch.setenv("FACELAB_WEIGHTS_DIR", str(facelab_dir))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setattr(weights_module, "bundled_weights_dir", lambda: tmp_path / "bundled")
+    # torch.hub.set_dir() anywhere in the test session would make get_dir() ignore TORCH_HOME.
+    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
+    return facelab_dir

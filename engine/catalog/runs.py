@@ -53,6 +53,8 @@ class RunStatus(StrEnum):
 
 FINISHED_STATUSES = tuple(status.value for status in RunStatus if status.finished)
 RESUMABLE_STATUSES = tuple(status.value for status in RunStatus if status.resumable)
+# The settings row that holds what the current list of suspicious labels rests on.
+LABEL_ISSUE_BASIS_KEY = "label_issues.basis"
 
 
 def resume_refusal(run_id: str, status: str) -> str | None:
@@ -245,11 +247,20 @@ class RunStore:
         return json.loads(row[0]) if row else None
 
     # Suspicious labels -------------------------------------------------------
-    def replace_label_issues(self, issues: list[tuple[int, float, int | None, int | None]]) -> None:
+    def replace_label_issues(self, issues: list[tuple[int, float, int | None, int | None]],
+                             basis: str | None = None) -> None:
         """Store a new ranking (face_id, score, given, suggested); user verdicts on faces
-        that are still suspicious are kept."""
+        that are still suspicious are kept. ``basis`` (JSON text: what the ranking rests
+        on, see engine.evaluation.mistakes.MistakeBasis) is stored with it, in the same
+        transaction, so a list never shows another search's figures."""
         now = time.time()
+        if basis is not None:
+            json.loads(basis)  # a value readers could not parse is refused here
         with self.db.write() as conn:
+            conn.execute("""INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?)
+                            ON CONFLICT(key) DO UPDATE SET value = excluded.value,
+                            updated_at = excluded.updated_at""",
+                         (LABEL_ISSUE_BASIS_KEY, basis or "null", now))
             verdicts = dict(conn.execute(
                 "SELECT face_id, status FROM label_issues WHERE status != 'suspicious'").fetchall())
             conn.execute("DELETE FROM label_issues")
@@ -257,6 +268,12 @@ class RunStore:
                 """INSERT INTO label_issues(face_id, score, given_person_id, suggested_person_id,
                    status, found_at) VALUES (?, ?, ?, ?, ?, ?)""",
                 [(f, s, g, sug, verdicts.get(f, "suspicious"), now) for f, s, g, sug in issues])
+
+    def label_issue_basis(self) -> str | None:
+        """The JSON basis stored with the current ranking, or None."""
+        row = self.db.conn.execute("SELECT value FROM settings WHERE key = ?",
+                                   (LABEL_ISSUE_BASIS_KEY,)).fetchone()
+        return None if row is None or row[0] == "null" else row[0]
 
     def label_issues(self, status: str | None = "suspicious") -> list[LabelIssueRecord]:
         sql = "SELECT face_id, score, given_person_id, suggested_person_id, status FROM label_issues"

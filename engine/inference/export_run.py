@@ -23,7 +23,7 @@ from engine.export import (
     export_torchscript,
 )
 from engine.ingest.align import TEMPLATE_150
-from engine.ingest.crop import project_crop_settings
+from engine.ingest.crop import run_crop_settings
 from engine.project import Project
 from engine.storage import atomic_write_bytes
 from engine.training.config import run_alignment
@@ -88,7 +88,7 @@ def export_run(project: Project, run_id: str, file_format: str,
         "input_name": ONNX_INPUT_NAME if file_format == "onnx" else None,
         "output_name": ONNX_OUTPUT_NAME if file_format == "onnx" else None,
         "preprocessing": PREPROCESSING if alignment is None else ALIGNED_PREPROCESSING,
-        "crop_settings": dataclasses.asdict(project_crop_settings(project)),
+        "crop_settings": dataclasses.asdict(run_crop_settings(project, trained.config)),
         "face_framing": "crop" if alignment is None else "aligned",
     }
     if alignment is not None:

@@ -31,7 +31,7 @@ from engine.ingest.crop import (
     CropSettings,
     FaceCrop,
     find_face_crops,
-    project_crop_settings,
+    run_crop_settings,
 )
 from engine.ingest.detect import FaceDetector, make_detector
 from engine.project import Project
@@ -103,10 +103,13 @@ class Predictor:
     @classmethod
     def from_run(cls, project: Project, run_id: str, *, threshold: float = 0.5,
                  device: str = "auto") -> "Predictor":
-        """The best model of a project's run, cropping faces with the project's settings."""
+        """The best model of a project's run, cropping faces as the run's own faces were
+        cropped (the project's settings for a run from before they were recorded)."""
         from engine.evaluation.runs import run_checkpoint
 
-        return cls.from_checkpoint(run_checkpoint(project, run_id), project_crop_settings(project),
+        record = project.catalog.runs.get(run_id)
+        return cls.from_checkpoint(run_checkpoint(project, run_id),
+                                   run_crop_settings(project, record.config),
                                    threshold=threshold, device=device)
 
     @property

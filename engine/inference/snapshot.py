@@ -22,7 +22,6 @@ from PIL import Image
 
 from engine.inference.live_pipeline import LiveFace, iou
 from engine.ingest import crop_pending, import_paths
-from engine.ingest.crop import project_crop_settings
 from engine.project import Project
 from engine.storage import atomic_write
 from engine.tasks import TaskContext
@@ -88,7 +87,7 @@ def snapshot_to_project(project: Project, frame: np.ndarray, faces: Sequence[Liv
         path.unlink(missing_ok=True)
         return SnapshotResult(None, None, (), ())
     photo_id = imported.added_photo_ids[0]
-    crop_pending(project, project_crop_settings(project), ctx=ctx, workers=1)
+    crop_pending(project, ctx=ctx, workers=1)  # with the project's own settings
     catalog = project.catalog
     stored = catalog.faces(photo_id=photo_id)
     labelled: list[tuple[int, str]] = []

@@ -20,10 +20,12 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -301,16 +303,20 @@ class CropWorkerError(ProjectError):
     photos not cropped yet stay pending."""
 
 
-def crop_pending(project: Project, settings: CropSettings = CropSettings(),
+def crop_pending(project: Project, settings: CropSettings | None = None,
                  ctx: TaskContext | None = None, workers: int | None = None,
                  retry_failed: bool = True, processes: bool = False) -> CropReport:
     """Crop every photo not cropped yet; resumable after a cancel or a kill.
+
+    ``settings`` None crops with the project's recorded settings (the defaults for a new
+    project): an import from the app never resets what `facelab crop --margin` chose.
 
     ``processes=True`` finds the faces in worker processes rather than threads (the
     desktop app: see engine/ingest/crop_workers.py); results are committed from here
     either way.
     """
     ctx = ctx or null_context()
+    settings = project_crop_settings(project) if settings is None else settings
     catalog = project.catalog
     todo = catalog.photos("pending")
     if retry_failed:
@@ -416,16 +422,30 @@ def record_crop_settings(project: Project, settings: CropSettings) -> None:
                                                               sort_keys=True))
 
 
+def crop_settings_from_dict(values: object) -> CropSettings:
+    """CropSettings from their recorded dict; ValueError naming what is not understood."""
+    known = {f.name for f in dataclasses.fields(CropSettings)}
+    unknown = sorted(set(values) - known) if isinstance(values, dict) else []
+    if not isinstance(values, dict) or unknown:
+        raise ValueError(f"unexpected {', '.join(unknown) or 'format'} in crop settings")
+    return CropSettings(**values)
+
+
 def project_crop_settings(project: Project) -> CropSettings:
     """The settings the project's faces were cropped with; the defaults if never recorded."""
     stored = project.catalog.get_setting(CROP_SETTINGS_KEY)
     if stored is None:
         return CropSettings()
-    values = json.loads(stored)
-    known = {f.name for f in dataclasses.fields(CropSettings)}
-    unknown = sorted(set(values) - known) if isinstance(values, dict) else []
-    if not isinstance(values, dict) or unknown:
+    try:
+        return crop_settings_from_dict(json.loads(stored))
+    except ValueError as exc:
         raise CatalogError(f"The project's recorded crop settings are not understood "
-                           f"(unexpected {', '.join(unknown) or 'format'}); re-crop the "
-                           f"photos or update FaceLab.")
-    return CropSettings(**values)
+                           f"({exc}); re-crop the photos or update FaceLab.") from exc
+
+
+def run_crop_settings(project: Project, config: Mapping[str, Any]) -> CropSettings:
+    """How a run's faces were cropped (its config's ``crop``), so new faces are cut the
+    same way; a run from before that was recorded gets the project's settings."""
+    if config.get("crop") is not None:
+        return crop_settings_from_dict(config["crop"])
+    return project_crop_settings(project)

@@ -57,6 +57,11 @@ class TrainConfig:
     # framed as it was trained on.
     face_framing: str | None = None
     alignment: dict | None = None
+    # The crop settings (CropSettings as a dict) of the faces the run was trained on,
+    # written by train_run: prediction and the webcam cut new faces the same way, even
+    # after the project is cropped again with other settings. None: a run from before
+    # this was recorded (the project's settings are used).
+    crop: dict | None = None
     early_stopping_patience: int | None = 5  # None = never stop early
     early_stopping_min_delta: float = 0.0
     class_weighting: str = "none"
@@ -216,6 +221,13 @@ def _problems(config: TrainConfig) -> list[str]:
     need(config.face_framing in (None, *FACE_FRAMINGS),
          f"face_framing must be one of {', '.join(map(repr, FACE_FRAMINGS))} or None, "
          f"not {config.face_framing!r}")
+    if config.crop is not None:
+        from engine.ingest.crop import crop_settings_from_dict
+
+        try:
+            crop_settings_from_dict(config.crop)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"crop: {exc}")
     if config.alignment is not None:
         from engine.ingest.align import AlignSettings
 

@@ -8,6 +8,7 @@ features are computed once per face in float32, in eval mode, and kept in an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -17,6 +18,18 @@ from engine.data.augment import to_unit_float
 from engine.data.embeddings import EmbeddingCache, image_keys
 from engine.models.spec import resolve_module_path
 from engine.tasks import TaskContext
+
+def pretrained_embedding_cache(project_root: Path, arch: str, size: int) -> EmbeddingCache | None:
+    """The project's cache of ``arch``'s pretrained features at ``size`` px, or None when
+    this machine has no weights for it. Keyed by the weights file's name and size, so
+    features of other weights are never handed out; training runs and the label-mistake
+    finder share it."""
+    status = models.weights_status(arch)
+    if status.path is None:
+        return None
+    weights = f"{status.path.name}-{status.path.stat().st_size}"
+    return EmbeddingCache.for_backbone(project_root, arch, weights, size)
+
 
 # Faces embedded per forward pass: large enough to keep a CPU's cores busy, small
 # enough that a 150 px batch stays well under a gigabyte of activations.

@@ -8,6 +8,7 @@ resumed, even after the process was killed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -21,6 +22,7 @@ from engine.data.embeddings import EmbeddingCache
 from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split, run_split
 from engine.evaluation.metrics import EvaluationReport
 from engine.ingest.align import AlignSettings
+from engine.ingest.crop import project_crop_settings
 from engine.models import get_spec, weight_search_dirs, weights_status
 from engine.models.errors import WeightsUnavailableError
 from engine.project import Project
@@ -32,6 +34,7 @@ from engine.training.config import (
     run_alignment,
     with_resolved_framing,
 )
+from engine.training.embedding import pretrained_embedding_cache
 from engine.training.events import EpochEnded, RunFinished, TrainingEvent
 from engine.training.run_persons import match_run_persons
 from engine.training.trainer import LAST_CHECKPOINT, TrainData, Trainer
@@ -107,6 +110,14 @@ def prepare_data(project: Project, split: SplitData, record: RunRecord | None,
     return TrainData(train_x, train_y, val_x, val_y, tuple(persons)), classes
 
 
+def recorded_config(project: Project, config: TrainConfig) -> TrainConfig:
+    """``config`` as a new run records it: with the faces it is trained on written out
+    (their framing, and how they were cropped), so the run is later used on new faces
+    cut alike, whatever the architecture's or the project's settings become."""
+    return dataclasses.replace(with_resolved_framing(config),
+                               crop=dataclasses.asdict(project_crop_settings(project)))
+
+
 def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAULT_SPLIT,
               callbacks: Sequence[Callable[[TrainingEvent], None]] = (),
               ctx: TaskContext | None = None, sweep_id: str | None = None,
@@ -120,8 +131,7 @@ def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAUL
             raise WeightsUnavailableError(status.message + " Or train from scratch (--scratch).",
                                           arch=config.arch, filename=status.filename,
                                           search_dirs=weight_search_dirs())
-    # Written out before the run is recorded: the run says which faces it was trained on.
-    config = with_resolved_framing(config)
+    config = recorded_config(project, config)
     split = ensure_split(project.catalog, split_name)
     data, classes = prepare_data(project, split, None, model_input_size(config), ctx,
                                  run_alignment(config))
@@ -172,11 +182,7 @@ def _embedding_cache(project: Project, config: TrainConfig) -> EmbeddingCache | 
     """
     if get_spec(config.arch).embedder_path is None or not config.pretrained:
         return None
-    status = weights_status(config.arch)
-    if status.path is None:
-        return None
-    weights = f"{status.path.name}-{status.path.stat().st_size}"
-    return EmbeddingCache.for_backbone(project.root, config.arch, weights, model_input_size(config))
+    return pretrained_embedding_cache(project.root, config.arch, model_input_size(config))
 
 
 def _split_of(project: Project, record: RunRecord) -> SplitData:

@@ -114,11 +114,12 @@ def lab_report(root: Path, run_id: str, out_path: str):
     return job
 
 
-def find_mistakes(root: Path, folds: int = 5, method: str = "quick"):
-    """Rank suspicious labels (stored in the catalog); returns how many were found."""
+def find_mistakes(root: Path, folds: int = 5, method: str = "auto"):
+    """Rank suspicious labels (stored in the catalog with their basis); returns how many
+    were found. "auto": the engine picks the strongest method this machine has."""
     def job(ctx: TaskContext) -> int:
         from engine.evaluation.mistakes import find_label_mistakes
 
         with Project.open(root) as project:
-            return len(find_label_mistakes(project, folds=folds, method=method, ctx=ctx))
+            return len(find_label_mistakes(project, folds=folds, method=method, ctx=ctx).mistakes)
     return job

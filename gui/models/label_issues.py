@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QFont
 
 from engine.catalog import Catalog, Face
 from engine.catalog.runs import LabelIssueRecord
+from engine.evaluation.mistakes import MistakeBasis
 from gui.models.thumbnails import ThumbnailCache
 
 FACE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -38,6 +39,9 @@ class LabelIssueModel(QAbstractTableModel):
         self._root = catalog.path.parent
         self._thumbnails = thumbnails
         self._issues: list[LabelIssueRecord] = []
+        # What the list rests on (method, out-of-fold accuracy); None before a search, or
+        # for a list stored before the basis was.
+        self.basis: MistakeBasis | None = None
         self._faces: dict[int, Face] = {}
         self._names: dict[int, str] = {}
         self._row_of: dict[int, int] = {}
@@ -48,6 +52,7 @@ class LabelIssueModel(QAbstractTableModel):
         """Read the catalog's ranking again (after a search, or on a new project)."""
         self.beginResetModel()
         self._issues = self._catalog.runs.label_issues(status=None)
+        self.basis = MistakeBasis.from_json(self._catalog.runs.label_issue_basis())
         self._row_of = {issue.face_id: row for row, issue in enumerate(self._issues)}
         self._faces = {f.id: f for f in self._catalog.faces_by_ids(list(self._row_of))}
         self._names = {p.id: p.name for p in self._catalog.persons()}

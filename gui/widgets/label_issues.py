@@ -13,6 +13,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QTableView, QVBoxLayout, QWidget)
 
+from engine.evaluation.mistakes import reliability_text
 from gui.models.label_issues import (FACE, FACE_ID_ROLE, GIVEN, SCORE, STATUS_ROLE, SUGGESTED,
                                      VERDICT, LabelIssueModel)
 from gui.theme import set_muted
@@ -69,12 +70,21 @@ class LabelIssuePanel(QWidget):
         self.model = model
         self.find_button = QPushButton("Find suspicious labels")
         self.find_button.setToolTip(
-            "Cross-validate a quick model on every labelled face and rank the faces whose "
-            "label it doubts most (confident learning). Takes seconds.")
+            "Cross-validate the strongest model this machine has (the pretrained face network "
+            "where its weights are present, else a quick classical model) on every labelled "
+            "face and rank the faces whose label it doubts most (confident learning). Takes "
+            "seconds once the faces are embedded.")
         self.accept_button = QPushButton("Relabel (A)")
         self.reject_button = QPushButton("Keep label (R)")
         self.status_label = QLabel()
         set_muted(self.status_label)
+        # What the list rests on and how far to trust it. Below the table, with room for
+        # two lines kept, so the table never moves when the text comes or goes.
+        self.basis_label = QLabel()
+        self.basis_label.setWordWrap(True)
+        self.basis_label.setMinimumHeight(2 * self.basis_label.fontMetrics().lineSpacing() + 4)
+        self.basis_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        set_muted(self.basis_label)
         self.table = LabelIssueTable()
         self.table.setModel(model)
         self.table.empty_text = ("No suspicious labels found yet. “Find suspicious labels” "
@@ -95,6 +105,7 @@ class LabelIssuePanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.basis_label)
         self.find_button.clicked.connect(self.find_requested)
         self.accept_button.clicked.connect(lambda: self.give_verdict(ACCEPT))
         self.reject_button.clicked.connect(lambda: self.give_verdict(REJECT))
@@ -138,6 +149,24 @@ class LabelIssuePanel(QWidget):
         self.accept_button.setEnabled(has_rows)
         self.reject_button.setEnabled(has_rows)
 
+    def update_basis(self) -> None:
+        basis = self.model.basis
+        if basis is not None:
+            self.basis_label.setText(reliability_text(basis))
+            self.basis_label.setToolTip(
+                f"Method: {basis.method_label}. {basis.flagged} of {basis.faces} faces flagged; "
+                f"searched in {basis.seconds:.0f} s." + (
+                    f" {basis.left_out_persons} person(s) with a single labelled face were "
+                    "not judged." if basis.left_out_persons else ""))
+        elif self.model.rowCount():
+            self.basis_label.setText("This list was made by an older FaceLab, which did not "
+                                     "record how reliable it is: search again to see.")
+            self.basis_label.setToolTip("")
+        else:
+            self.basis_label.setText("")
+            self.basis_label.setToolTip("")
+
     def _on_reset(self) -> None:
+        self.update_basis()
         self.update_status()
         self.select_row(self.model.next_undecided_row(-1))

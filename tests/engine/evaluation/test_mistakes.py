@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
+from bench.label_mistakes import plant_mistakes, restore
 from engine import models
 from engine.cli import main as cli_main
 from engine.evaluation.mistakes import find_label_mistakes
@@ -31,37 +31,15 @@ def att_project(datasets, tmp_path_factory):
         yield project
 
 
-def _flip_labels(project: Project, fraction: float, seed: int) -> dict[int, int]:
-    """Move `fraction` of the labelled faces to another (random) person; returns
-    face id -> its true person id."""
-    catalog = project.catalog
-    labelled = catalog.labelled_faces()
-    persons = [p.id for p in catalog.persons()]
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(labelled), size=round(fraction * len(labelled)), replace=False)
-    truth = {}
-    for index in chosen:
-        face_id, person_id, _ = labelled[index]
-        wrong = rng.choice([p for p in persons if p != person_id])
-        catalog.set_labels([face_id], int(wrong), description="test: flip a label")
-        truth[face_id] = person_id
-    return truth
-
-
-def _restore(project: Project, truth: dict[int, int]) -> None:
-    for face_id, person_id in truth.items():
-        project.catalog.set_labels([face_id], person_id)
-
-
 def test_quick_finder_ranks_flipped_faces_first(att_project):
     labelled = len(att_project.catalog.labelled_faces())
-    truth = _flip_labels(att_project, FLIP_FRACTION, seed=0)
+    truth = plant_mistakes(att_project, FLIP_FRACTION, seed=0)
     try:
         progress = []
         mistakes = find_label_mistakes(att_project, folds=5, method="quick", seed=0,
-                                       ctx=TaskContext(on_progress=progress.append))
+                                       ctx=TaskContext(on_progress=progress.append)).mistakes
     finally:
-        _restore(att_project, truth)
+        restore(att_project, truth)
     top = {m.face_id for m in mistakes[:round(FLIP_FRACTION * labelled)]}
     found = len(top & set(truth))
     figure = (f"{found} of {len(truth)} flipped faces ({found / len(truth):.0%}) rank in the "
@@ -85,13 +63,13 @@ def test_quick_finder_ranks_flipped_faces_first(att_project):
 
 
 def test_a_new_ranking_keeps_the_users_verdicts(att_project):
-    truth = _flip_labels(att_project, 0.05, seed=1)
+    truth = plant_mistakes(att_project, 0.05, seed=1)
     try:
-        first = find_label_mistakes(att_project, folds=3, seed=0)
+        first = find_label_mistakes(att_project, folds=3, method="quick", seed=0).mistakes
         att_project.catalog.runs.set_label_issue_status(first[0].face_id, "accepted")
-        again = find_label_mistakes(att_project, folds=3, seed=0)
+        again = find_label_mistakes(att_project, folds=3, method="quick", seed=0).mistakes
     finally:
-        _restore(att_project, truth)
+        restore(att_project, truth)
     assert first[0].face_id in {m.face_id for m in again}
     kept = att_project.catalog.runs.label_issues(status="accepted")
     assert [r.face_id for r in kept] == [first[0].face_id]
@@ -99,13 +77,19 @@ def test_a_new_ranking_keeps_the_users_verdicts(att_project):
 
 
 def test_cli_prints_json(att_project, capsys):
-    truth = _flip_labels(att_project, 0.05, seed=2)
+    truth = plant_mistakes(att_project, 0.05, seed=2)
     try:
-        code = cli_main(["mistakes", str(att_project.root), "--folds", "3", "--json"])
+        code = cli_main(["mistakes", str(att_project.root), "--folds", "3", "--method", "quick",
+                         "--json"])
     finally:
-        _restore(att_project, truth)
+        restore(att_project, truth)
     assert code == 0
-    rows = json.loads(capsys.readouterr().out)
+    printed = json.loads(capsys.readouterr().out)
+    # What the list rests on comes with it: the method and its out-of-fold accuracy.
+    assert printed["method"] == "quick" and printed["folds"] == 3
+    assert printed["faces"] == 400 and printed["persons"] == 40
+    assert 0.5 < printed["oof_accuracy"] <= 1.0
+    rows = printed["mistakes"]
     assert rows and set(rows[0]) == {"face_id", "score", "given", "suggested", "crop"}
     assert all(att_project.resolve(r["crop"]).is_file() for r in rows)
     assert set(truth) & {r["face_id"] for r in rows}
@@ -124,8 +108,10 @@ def tiny_arch():
 def test_an_architecture_is_trained_per_fold(cropped_5celeb, project_copy, tiny_arch):
     project = project_copy(cropped_5celeb)
     stages = []
-    mistakes = find_label_mistakes(project, folds=2, method=tiny_arch, epochs=1,
-                                   ctx=TaskContext(on_progress=lambda p: stages.append(p.stage)))
+    search = find_label_mistakes(project, folds=2, method=tiny_arch, epochs=1,
+                                 ctx=TaskContext(on_progress=lambda p: stages.append(p.stage)))
+    mistakes = search.mistakes
+    assert search.basis.method == tiny_arch and "trained per fold" in search.basis.method_label
     assert {"mistakes", "train"} <= set(stages)
     assert all(0.0 <= m.score <= 1.0 for m in mistakes)
     assert len(project.catalog.runs.label_issues()) == len(mistakes)

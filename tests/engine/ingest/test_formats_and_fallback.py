@@ -2,6 +2,7 @@ import pytest
 from PIL import Image
 
 from engine.cli import main as cli_main
+from engine.ingest.crop import project_crop_settings
 from engine.ingest import CropSettings, crop_pending, import_paths
 from tests.imagegen import gradient, save
 
@@ -34,7 +35,11 @@ def test_without_facenet_the_haar_cascade_is_used_and_the_user_told(project, tmp
     report = crop_pending(project)
     assert report.detector == "haar" and "Haar cascade" in report.notice
     save(tmp_path / "in" / "b.jpg", gradient(seed=4))
-    assert cli_main(["import", str(project.root), str(tmp_path / "in"), "--crop"]) == 0
+    # The project now records the detector its faces were found with (Haar), and keeps
+    # it; asking for "auto" again says why it is still Haar.
+    assert project_crop_settings(project).detector == "haar"
+    assert cli_main(["import", str(project.root), str(tmp_path / "in"), "--crop",
+                     "--detector", "auto"]) == 0
     assert "note: facenet-pytorch is not installed" in capsys.readouterr().err
     with pytest.raises(RuntimeError, match="facenet-pytorch"):
         detect.make_detector("mtcnn")

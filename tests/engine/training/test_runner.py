@@ -36,8 +36,14 @@ def test_run_is_recorded_epoch_by_epoch_and_evaluated_on_the_test_split(project)
     result = train_run(project, _config(), callbacks=[seen.append])
     record = project.catalog.runs.get(result.run_id)
     assert record.status == "completed" and record.arch == TINY_ARCH
-    # The config as given, with the framing the run resolved (the architecture's own).
-    assert record.config == {**_config().to_dict(), "face_framing": "crop"}
+    # The config as given, with the framing the run resolved (the architecture's own)
+    # and the crop settings of its faces.
+    from dataclasses import asdict
+
+    from engine.ingest.crop import project_crop_settings
+
+    assert record.config == {**_config().to_dict(), "face_framing": "crop",
+                             "crop": asdict(project_crop_settings(project))}
     assert sorted(record.persons) == sorted(project.catalog.person_counts())
     epochs = project.catalog.runs.epochs(result.run_id)
     assert [e.epoch for e in epochs] == [1, 2, 3]

@@ -293,6 +293,10 @@ def test_find_suspicious_labels_runs_in_a_job_and_lists_the_ranking(qtbot, page,
         == ranking
     assert page.issues_panel.find_button.isEnabled()
     assert "suspicious label" in page.banner.text()
+    # The moved faces are on the list, and the tab says what the list rests on.
+    assert set(flipped) <= set(ranking)
+    assert "face network" in page.issues_panel.basis_label.text()
+    assert "of 118 faces of 5 persons" in page.issues_panel.basis_label.text()
 
 
 # --------------------------------------------------------- export and report
