@@ -73,7 +73,7 @@ def test_the_app_command_builds_and_opens_a_drawn_demo_on_a_fresh_clone(
     assert stats["no_face_photos"] <= stats["photos"] // 10
 
     # One photo a person was misfiled on purpose (the last, photo-029, in the next
-    # person's folder): the label-mistake finder's quick method must find most of them.
+    # person's folder): the label-mistake finder must find most of them.
     from engine.demo import DRAWN_PHOTOS_PER_PERSON
     from engine.evaluation.mistakes import find_label_mistakes
     from engine.project import Project
@@ -82,9 +82,9 @@ def test_the_app_command_builds_and_opens_a_drawn_demo_on_a_fresh_clone(
     persons = len(stats["persons"])
     with Project.open(demo_dir) as project:
         catalog = project.catalog
-        mistakes = find_label_mistakes(project, method="quick", seed=0)
+        search = find_label_mistakes(project, seed=0)  # the app's default method
         most_suspicious = [Path(catalog.photo(catalog.face(m.face_id).photo_id).path).name
-                           for m in mistakes[:persons]]
+                           for m in search.mistakes[:persons]]
     found = most_suspicious.count(misfiled_name)
     print(f"[figure] drawn demo: {found} of the {persons} misfiled photos are among the "
           f"{persons} most suspicious labels")
