@@ -200,7 +200,13 @@ def cmd_stats(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from engine.demo import DemoUnavailable, build_demo_project
+    from engine.demo import (
+        DRAWN_DEMO_TEXT,
+        DemoUnavailable,
+        build_demo_project,
+        demo_is_drawn,
+    )
+    from engine.tasks import Cancelled
 
     try:
         with cli_task() as ctx:
@@ -208,6 +214,11 @@ def cmd_demo(args) -> int:
     except DemoUnavailable as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
+    except Cancelled:
+        print("stopped; `facelab demo` carries on from there", file=sys.stderr)
+        return EXIT_CANCELLED
+    if demo_is_drawn():
+        print(DRAWN_DEMO_TEXT, file=sys.stderr)
     root = project.root
     project.close()
     if args.no_gui or args.launch_gui is None:
@@ -245,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("demo", help="build the demo project (5 celebrities) and open it")
+    p = sub.add_parser("demo", help="build the demo project and open it (the 5celeb photos "
+                       "when found, else faces FaceLab draws)")
     p.add_argument("--rebuild", action="store_true", help="start the demo project afresh")
     p.add_argument("--no-gui", action="store_true", help="print its stats instead")
     p.set_defaults(func=cmd_demo)

@@ -28,6 +28,7 @@ class Stage(StrEnum):
     MISTAKES = "mistakes"
     SWEEP = "sweep"
     DOWNLOAD = "download"
+    DRAW = "draw"
 
     @property
     def words(self) -> str:
@@ -44,7 +45,7 @@ _STAGE_WORDS = {
     Stage.CACHE: "preparing faces", Stage.EMBED: "computing face features",
     Stage.TRAIN: "training", Stage.REPORT: "writing the report",
     Stage.MISTAKES: "looking for label mistakes", Stage.SWEEP: "searching settings",
-    Stage.DOWNLOAD: "downloading",
+    Stage.DOWNLOAD: "downloading", Stage.DRAW: "drawing faces",
 }
 
 

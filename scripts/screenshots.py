@@ -6,7 +6,7 @@
 PROJECT defaults to the demo project (built first if needed, from the 5celeb photos).
 Those photos may not be redistributed, so docs/screenshots/ is not committed; the
 README's screenshots come from --synthetic, which builds a project of drawn faces
-(scripts/synthetic_faces.py), trains and evaluates two small models on it (a few
+(engine/demo_faces.py), trains and evaluates two small models on it (a few
 minutes on a CPU) and saves one screenshot per page.
 With no display, the script restarts itself under xvfb-run when it is installed.
 """
@@ -220,14 +220,14 @@ def _readme_shots(out: Path) -> int:
 
 
 def _synthetic_project(work: Path) -> tuple[Path, dict[str, str]]:
-    """A project of drawn faces (scripts/synthetic_faces.py) imported and cropped as a
+    """A project of drawn faces (engine/demo_faces.py) imported and cropped as a
     student's photos are (MTCNN finds the faces), with two small runs trained and
     evaluated on a CPU. Returns the project folder and the run id of each architecture."""
     from engine.ingest import crop_pending, import_paths
     from engine.project import Project
     from engine.training.config import TrainConfig
     from engine.training.runner import train_run
-    from scripts.synthetic_faces import PERSONS, group_photo, person_photos, write_photo_folders
+    from engine.demo_faces import PERSONS, group_photo, person_photos, write_photo_folders
 
     print("drawing the synthetic faces...", flush=True)
     labelled = write_photo_folders(work / "photos", README_PHOTOS_PER_PERSON,

@@ -38,7 +38,6 @@ class WelcomePage(QWidget):
         self.new_button = QPushButton("New project…")
         self.open_button = QPushButton("Open project…")
         self.demo_button = QPushButton("Open demo project")
-        self.demo_button.setToolTip("Five celebrities' photos, imported and cropped on first use")
         self.new_button.clicked.connect(self.new_requested)
         self.open_button.clicked.connect(self.open_requested)
         self.demo_button.clicked.connect(self.demo_requested)
@@ -57,12 +56,10 @@ class WelcomePage(QWidget):
         self.busy_label.setWordWrap(True)
         self.busy_label.hide()
         self.recent_heading = QLabel("<b>Recent projects</b>")
-        self.demo_hint = QLabel(
-            "New here? Open the demo project: photos of five celebrities, ready to label "
-            "and train on. Your own photos: New project, then drop a folder with one "
-            "sub-folder per person onto the library.")
+        self.demo_hint = QLabel()
         self.demo_hint.setWordWrap(True)
         set_muted(self.demo_hint)
+        self.refresh_demo_text()
 
         column = QWidget()
         column.setMaximumWidth(620)
@@ -84,6 +81,24 @@ class WelcomePage(QWidget):
         outer.addWidget(column, 4)
         outer.addStretch(1)
 
+    def refresh_demo_text(self) -> None:
+        """Say what the demo is made of: faces FaceLab draws (a fresh clone, the installed
+        app) or real photos found on this machine; and how to work on real photos."""
+        from engine.demo import DRAWN_DEMO_TEXT, REAL_PHOTOS_TEXT, demo_is_drawn
+
+        if demo_is_drawn():
+            self.demo_button.setToolTip("Fictional people drawn by FaceLab, imported and "
+                                        "cropped on first use")
+            self.demo_hint.setText(f"{DRAWN_DEMO_TEXT} {REAL_PHOTOS_TEXT}")
+        else:
+            self.demo_button.setToolTip("Real photos found on this machine (5celeb or "
+                                        "FACELAB_DEMO_PHOTOS), imported and cropped on "
+                                        "first use")
+            self.demo_hint.setText(
+                "The demo project is made of real photos found on this machine (5celeb or "
+                "FACELAB_DEMO_PHOTOS). Your own photos: New project, then drop a folder "
+                "with one sub-folder per person onto the library.")
+
     def set_busy(self, text: str | None) -> None:
         """Say what is being prepared (the demo project), or nothing."""
         self.busy_label.setText(f"<b>{text}</b>" if text else "")
@@ -101,6 +116,6 @@ class WelcomePage(QWidget):
         has_recent = bool(paths)
         self.recent_heading.setVisible(has_recent)
         self.recent_list.setVisible(has_recent)
-        self.demo_hint.setVisible(not has_recent)
+        self.refresh_demo_text()
         rows = max(1, min(len(paths), 8))
         self.recent_list.setFixedHeight(rows * RECENT_ROW_HEIGHT + 8)

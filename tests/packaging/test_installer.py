@@ -1,6 +1,7 @@
 """The installer, end to end: build the CPU flavour's .deb (scripts/build_installer.sh),
 check its metadata, unpack it into a temporary root with `dpkg -x` and run the frozen
-app's `--self-test` from there on Qt's xcb platform under Xvfb, as on a lab machine.
+app's `--self-test` from there on Qt's xcb platform under Xvfb, as on a lab machine;
+then its command line, the demo project included (drawn faces: none ship with it).
 
 One test, because each step needs the one before and a build takes minutes. It runs
 when PyInstaller (requirements-dev.txt), dpkg-deb and xvfb-run are installed, and is
@@ -103,5 +104,15 @@ def test_cpu_deb_installs_and_passes_its_self_test(tmp_path: Path):
         stats = json.loads(_run([str(app), "stats", str(tmp_path / "project"), "--json"],
                                 env=env, cwd=tmp_path).stdout)
         assert stats["photos"] == 0
+
+        # The demo as an installed app opens it: no photos beside it, so faces it draws.
+        demo = _run([str(app), "demo", "--no-gui"], env=env, cwd=tmp_path)
+        assert "drawn by FaceLab" in demo.stderr
+        demo_dir = Path(env["FACELAB_HOME"]) / "demo-project"
+        demo_stats = json.loads(_run([str(app), "stats", str(demo_dir), "--json"],
+                                     env=env, cwd=tmp_path).stdout)
+        print("demo:", json.dumps(demo_stats))
+        assert len(demo_stats["persons"]) >= 6 and demo_stats["pending_photos"] == 0
+        assert demo_stats["faces"] >= demo_stats["photos"] > 0
     finally:
         shutil.rmtree(root, ignore_errors=True)  # a few GB: not for pytest's kept tmp folders
