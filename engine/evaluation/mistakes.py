@@ -47,7 +47,6 @@ from pathlib import Path
 import numpy as np
 
 from engine.catalog import CatalogError
-from engine.data.cache import load_face_tensors
 from engine.evaluation.label_issues import (
     CONFIDENT_LEARNING,
     PREDICTED_NOT_GIVEN,
@@ -282,6 +281,8 @@ def _quick_oof_probs(project: Project, face_ids: list[int], labels: np.ndarray, 
                      ctx: TaskContext) -> np.ndarray:
     from threadpoolctl import threadpool_limits
 
+    from engine.data.cache import load_face_tensors  # loads torch: only here
+
     images = load_face_tensors(project, face_ids, QUICK_IMAGE_SIZE, ctx).numpy()
     features = quick_features(images)
     probs = np.zeros((len(labels), int(labels.max()) + 1))
@@ -310,6 +311,7 @@ def face_network_features(project: Project, face_ids: list[int], ctx: TaskContex
         run_alignment,
         with_resolved_framing,
     )
+    from engine.data.cache import load_face_tensors  # loads torch: only here
     from engine.training.embedding import FaceEmbedder, pretrained_embedding_cache
 
     spec = get_spec(FACE_NETWORK_ARCH)
@@ -368,6 +370,8 @@ def _cnn_oof_probs(project: Project, face_ids: list[int], labels: np.ndarray, na
     config = TrainConfig(arch=arch, epochs=epochs, seed=seed, early_stopping_patience=None,
                          **transfer_or_scratch(arch, epochs))
     config = with_resolved_framing(config)  # the architecture's framing, as a run uses
+    from engine.data.cache import load_face_tensors  # loads torch: only here
+
     x = load_face_tensors(project, face_ids, model_input_size(config), ctx,
                           alignment=run_alignment(config))
     y = torch.as_tensor(labels)
