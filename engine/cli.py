@@ -179,6 +179,10 @@ def cmd_stats(args) -> int:
           f"({stats['labeled_faces']} labelled, {stats['unlabeled_faces']} unlabelled), "
           f"{stats['no_face_photos']} photo(s) without a face, "
           f"{stats['pending_photos']} waiting to be cropped")
+    # Aligned framing (engine/ingest/align.py): faces without landmarks are centred crops.
+    print(f"{stats['aligned_faces']} face(s) with landmarks to align, "
+          f"{stats['unaligned_faces']} framed by a centred crop instead (no landmarks: "
+          "whole-image samples, Haar faces)")
     for name, count in stats["persons"].items():
         print(f"  {name}: {count}")
     # Part of the statistics (stdout), unlike an import's warnings as they happen.

@@ -15,15 +15,18 @@ def _face_json(face) -> dict:
     return {"box": [round(v, 2) for v in face.box], "person": face.person,
             "confidence": face.confidence, "unknown": face.is_unknown,
             "top": [{"person": name, "probability": p} for name, p in face.top],
-            "whole_image": face.whole_image, "score": face.score}
+            "whole_image": face.whole_image, "score": face.score, "aligned": face.aligned}
 
 
-def _face_line(face) -> str:
+def _face_line(face, aligned_run: bool = False) -> str:
     best = f"{face.top[0][0]} {confidence_text(face.top[0][1], 1)}"
     name = f"unknown (closest: {best})" if face.is_unknown else best
     others = ", ".join(f"{n} {confidence_text(p, 1)}" for n, p in face.top[1:])
     where = "" if face.whole_image else "  box " + ",".join(str(round(v)) for v in face.box)
-    return f"  {name}{where}" + (f"  (then {others})" if others else "")
+    # A model trained on aligned faces sees a face without landmarks less well: say so.
+    framing = "  [centred crop, no landmarks to align]" if (
+        aligned_run and not face.aligned and not face.whole_image) else ""
+    return f"  {name}{where}{framing}" + (f"  (then {others})" if others else "")
 
 
 def cmd_predict(args) -> int:
@@ -48,7 +51,7 @@ def cmd_predict(args) -> int:
                 else f"{len(faces)} face(s)"
             print(f"{image}: {found}")
             for face in faces:
-                print(_face_line(face))
+                print(_face_line(face, predictor.alignment is not None))
     if args.json:
         print(json.dumps(results, ensure_ascii=False))
     # Unreadable images are reported and skipped; only "nothing could be read" fails.

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.catalog.runs import RESUMABLE_STATUSES
+from engine.catalog.runs import RESUMABLE_STATUSES, RunStatus
 from engine.cli import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, cli_task, open_project
 
 
@@ -126,9 +126,9 @@ def _finish(result, args) -> int:
     if result.finished.status in RESUMABLE_STATUSES:
         print(f"{result.finished.status}: continue with `facelab resume {args.dir} --run "
               f"{result.run_id}`", file=sys.stderr)
-    if result.finished.status == "cancelled":
+    if result.finished.status == RunStatus.CANCELLED:
         return EXIT_CANCELLED
-    return EXIT_OK if result.finished.status in ("completed", "early_stopped") else EXIT_ERROR
+    return EXIT_OK if RunStatus(result.finished.status).trained_to_the_end else EXIT_ERROR
 
 
 def cmd_train(args) -> int:
@@ -154,29 +154,47 @@ def cmd_resume(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    from engine.training.best_epoch import kept_val_acc
+
     with open_project(args.dir) as project:
-        runs = project.catalog.runs.list()
+        runs = project.catalog.runs
         rows = [{"run_id": r.id, "arch": r.arch, "status": r.status, "split_id": r.split_id,
-                 "best_epoch": r.best_epoch, "best_val_acc": r.best_val_acc,
-                 "sweep_id": r.sweep_id} for r in runs]
+                 "best_epoch": r.best_epoch,
+                 "best_val_acc": kept_val_acc(r, runs.epochs(r.id)),
+                 "sweep_id": r.sweep_id} for r in runs.list()]
     if args.json:
         print(json.dumps(rows))
     else:
         for r in rows:
             acc = "-" if r["best_val_acc"] is None else f"{r['best_val_acc']:.1%}"
-            print(f"{r['run_id']}  {r['arch']:<20} {r['status']:<13} best val acc {acc}")
+            print(f"{r['run_id']}  {r['arch']:<20} {r['status']:<13} "
+                  f"val acc (kept epoch) {acc}")
     return EXIT_OK
 
 
+def _print_standings(standings) -> None:
+    """The ranked runs, then the ones that do not compare, each with its reason."""
+    print(f"{'rank':<5}{'model':<22}{'accuracy':>9}{'precision':>11}{'recall':>8}{'F1':>7}  run")
+    for r in standings.rows:
+        print(f"{r.rank:<5}{r.label:<22}{r.accuracy:>9.1%}{r.macro_precision:>11.3f}"
+              f"{r.macro_recall:>8.3f}{r.macro_f1:>7.3f}  {r.run_id}")
+    if standings.not_comparable:
+        print("not ranked with these (measured on other test faces):")
+        for n in standings.not_comparable:
+            print(f"  {n.run_id}  {n.label}  {n.accuracy:.1%}: {n.reason}")
+
+
 def cmd_evaluate(args) -> int:
-    from engine.evaluation.runs import evaluate_run, stored_report
+    from engine.evaluation.runs import current_report, evaluate_run, run_standing
 
     with open_project(args.dir) as project, cli_task() as ctx:
-        report = None if args.recompute else stored_report(project, args.run)
-        if report is None:
-            report = evaluate_run(project, args.run, ctx=ctx)
+        # A stored report older than the test set is scored again (current_report).
+        report = evaluate_run(project, args.run, ctx=ctx) if args.recompute else \
+            current_report(project, args.run, ctx=ctx)
+        standing = run_standing(project, args.run)
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        print(json.dumps({**report.to_dict(), "notes": list(standing.messages()),
+                          "scoreboard": standing.standings.to_dict()}, ensure_ascii=False))
         return EXIT_OK
     print(f"accuracy {report.accuracy:.1%} (95% CI {report.accuracy_ci[0]:.1%}-"
           f"{report.accuracy_ci[1]:.1%})  macro precision {report.macro_precision:.3f}  "
@@ -184,6 +202,10 @@ def cmd_evaluate(args) -> int:
     for name, m in report.per_person.items():
         print(f"  {name:<24} precision {m.precision:.2f}  recall {m.recall:.2f}  "
               f"F1 {m.f1:.2f}  ({m.support} faces)")
+    for note in standing.messages():
+        print(f"note: {note}")
+    print()
+    _print_standings(standing.standings)
     return EXIT_OK
 
 
@@ -198,17 +220,14 @@ def cmd_compare(args) -> int:
             result = train_run(project, config_from_args(arch, args),
                                callbacks=[EpochPrinter(arch)], ctx=ctx)
             run_ids.append(result.run_id)
-            if result.finished.status == "cancelled":
+            if result.finished.status == RunStatus.CANCELLED:
                 print("comparison cancelled", file=sys.stderr)
                 return EXIT_CANCELLED
-        rows = project_scoreboard(project, run_ids=run_ids).rows()
+        standings = project_scoreboard(project, run_ids=run_ids).standings(run_ids[-1])
     if args.json:
-        print(json.dumps([r.to_dict() for r in rows]))
+        print(json.dumps(standings.to_dict()))
         return EXIT_OK
-    print(f"{'rank':<5}{'model':<22}{'accuracy':>9}{'precision':>11}{'recall':>8}{'F1':>7}  run")
-    for r in rows:
-        print(f"{r.rank:<5}{r.label:<22}{r.accuracy:>9.1%}{r.macro_precision:>11.3f}"
-              f"{r.macro_recall:>8.3f}{r.macro_f1:>7.3f}  {r.run_id}")
+    _print_standings(standings)
     return EXIT_OK
 
 

@@ -10,7 +10,50 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Callable
+
+
+class Stage(StrEnum):
+    """The kinds of long work that report progress, each with the words a person reads.
+    A str: a report's `stage` compares equal to its value."""
+
+    IMPORT = "import"
+    CROP = "crop"
+    ALIGN = "align"
+    CACHE = "cache"
+    EMBED = "embed"
+    TRAIN = "train"
+    REPORT = "report"
+    MISTAKES = "mistakes"
+    SWEEP = "sweep"
+    DOWNLOAD = "download"
+
+    @property
+    def words(self) -> str:
+        return _STAGE_WORDS[self]
+
+    @property
+    def counts_bytes(self) -> bool:
+        """Its done/total are bytes (shown as sizes), not items."""
+        return self is Stage.DOWNLOAD
+
+
+_STAGE_WORDS = {
+    Stage.IMPORT: "reading photos", Stage.CROP: "finding faces", Stage.ALIGN: "aligning faces",
+    Stage.CACHE: "preparing faces", Stage.EMBED: "computing face features",
+    Stage.TRAIN: "training", Stage.REPORT: "writing the report",
+    Stage.MISTAKES: "looking for label mistakes", Stage.SWEEP: "searching settings",
+    Stage.DOWNLOAD: "downloading",
+}
+
+
+def stage_words(stage: str) -> str:
+    """How a person reads a progress report's stage; an unknown stage reads as itself."""
+    return Stage(stage).words if stage in _STAGE_VALUES else stage
+
+
+_STAGE_VALUES = frozenset(stage.value for stage in Stage)
 
 
 class Cancelled(Exception):
@@ -19,7 +62,7 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class Progress:
-    stage: str  # e.g. "import", "crop"
+    stage: str  # a Stage (a str), e.g. Stage.IMPORT
     done: int
     total: int
     message: str = ""

@@ -92,3 +92,17 @@ def project_copy(tmp_path):
     yield make
     for project in opened:
         project.close()
+
+
+@pytest.fixture(scope="session")
+def changed_5celeb(cropped_5celeb, datasets, tmp_path_factory):
+    """Issue 18's lab loop, built once per session: the 5celeb project with a tiny run on
+    its 5 persons, then a 6th person imported from a folder and a second tiny run.
+    Returns (root, old run id, new run id). Tests that use the runs' models register
+    the tiny architecture (tests.trained_runs.tiny_arch_registered) and work on a copy."""
+    from tests.trained_runs import changed_project, tiny_arch_registered
+
+    with tiny_arch_registered():
+        root = tmp_path_factory.mktemp("changed-5celeb") / "project"
+        old_run, new_run = changed_project(cropped_5celeb, root, datasets)
+    return root, old_run, new_run

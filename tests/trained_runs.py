@@ -45,3 +45,26 @@ def trained_copy(source: Path, target: Path, epochs: tuple[int, ...] = (2, 3)) -
                                  seed=seed, early_stopping_patience=None)
             run_ids.append(train_run(project, config).run_id)
     return run_ids
+
+
+# A 6th person for the lab loop of issue 18 (36 LFW photos, one face each).
+NEW_PERSON = "Andre_Agassi"
+
+
+def changed_project(source: Path, target: Path, datasets: Path) -> tuple[str, str]:
+    """The lab loop of issue 18: copy a cropped 5-person project to ``target``, train a
+    tiny run, import (labels from folders) and crop a folder adding a 6th person, train
+    again. Returns (the run on 5 persons, the run on 6), both evaluated."""
+    from engine.ingest import crop_pending, import_paths
+    from engine.project import Project
+    from engine.training.config import TrainConfig
+    from engine.training.runner import train_run
+
+    [old_run] = trained_copy(source, target, epochs=(2,))
+    with Project.open(target) as project:
+        import_paths(project, [datasets / "lfw20" / NEW_PERSON], labels_from_folders=True)
+        crop_pending(project)
+        config = TrainConfig(arch=TINY_ARCH, epochs=2, batch_size=16, augment="none", seed=7,
+                             early_stopping_patience=None)
+        new_run = train_run(project, config).run_id
+    return old_run, new_run

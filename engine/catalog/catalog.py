@@ -90,6 +90,13 @@ class Face:
     person_id: int | None
     label_source: str | None
 
+    @property
+    def alignable(self) -> bool:
+        """Whether the face has the landmarks an aligned chip needs; the others (whole-image
+        samples, Haar faces) are framed by a centred crop instead (engine/ingest/align.py).
+        Catalog.stats counts the same rule in SQL."""
+        return self.landmarks is not None and not self.whole_image
+
 
 @dataclass(frozen=True)
 class Split:
@@ -704,6 +711,12 @@ class Catalog:
                                       ON l.face_id = f.id
                                       WHERE f.rejected = 0 AND l.face_id IS NULL"""),
             "no_face_photos": one("SELECT COUNT(*) FROM photos WHERE status = 'no_face'"),
+            # Face.alignable, in SQL: faces framed by landmarks in aligned chips, and
+            # those that fall back to a centred crop.
+            "aligned_faces": one("""SELECT COUNT(*) FROM faces WHERE rejected = 0
+                                    AND landmarks IS NOT NULL AND whole_image = 0"""),
+            "unaligned_faces": one("""SELECT COUNT(*) FROM faces WHERE rejected = 0
+                                      AND (landmarks IS NULL OR whole_image = 1)"""),
             "multi_face_photos": one("""SELECT COUNT(*) FROM (SELECT photo_id FROM faces
                                         WHERE whole_image = 0 GROUP BY photo_id
                                         HAVING COUNT(*) > 1)"""),

@@ -8,27 +8,62 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 from engine.catalog.db import CatalogError, Database
 from engine.project_lock import pid_alive
 
 log = logging.getLogger(__name__)
 
-FINISHED_STATUSES = ("completed", "early_stopped", "cancelled", "failed", "interrupted")
-# Runs that stopped before their planned end: `resume_run` continues them from their last
-# checkpoint, or from epoch 1 when they stopped before saving one. A failed run is one
-# (a full disk, a GPU out of memory: its checkpoint is intact, the cause can be fixed).
-RESUMABLE_STATUSES = ("cancelled", "interrupted", "failed")
+class RunStatus(StrEnum):
+    """Where a training run stands. A str, so it is stored and compared as its value;
+    what each status means (resumable? a model to evaluate?) is decided here, once."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    EARLY_STOPPED = "early_stopped"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    # Its process died (killed, a crash, a power cut) while it was running.
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+    @property
+    def trained_to_the_end(self) -> bool:
+        """It ran its planned course (all epochs, or stopped early by design): its best
+        model is the run's result and is evaluated on the test faces."""
+        return self in (RunStatus.COMPLETED, RunStatus.EARLY_STOPPED)
+
+    @property
+    def resumable(self) -> bool:
+        """It stopped before its planned end: `resume_run` continues it from its last
+        checkpoint, or from epoch 1 when it stopped before saving one. A failed run is one
+        (a full disk, a GPU out of memory: its checkpoint is intact, the cause can be fixed)."""
+        return self in (RunStatus.CANCELLED, RunStatus.INTERRUPTED, RunStatus.FAILED)
+
+    @property
+    def words(self) -> str:
+        """As a person reads it."""
+        return {RunStatus.RUNNING: "training…", RunStatus.EARLY_STOPPED: "stopped early"}.get(
+            self, self.value)
+
+
+FINISHED_STATUSES = tuple(status.value for status in RunStatus if status.finished)
+RESUMABLE_STATUSES = tuple(status.value for status in RunStatus if status.resumable)
 
 
 def resume_refusal(run_id: str, status: str) -> str | None:
     """Why the run cannot be resumed, in words; None when it can. The one rule the app,
     the CLI and `resume_run` ask."""
-    if status in RESUMABLE_STATUSES:
+    status = RunStatus(status)
+    if status.resumable:
         return None
-    if status == "running":
+    if status is RunStatus.RUNNING:
         return f"Run {run_id} is training now; it can be resumed once it stops"
-    return f"Run {run_id} already finished ({status.replace('_', ' ')}); nothing to resume"
+    return f"Run {run_id} already finished ({status.words}); nothing to resume"
 
 
 @dataclass(frozen=True)
@@ -38,7 +73,7 @@ class RunRecord:
     split_id: int | None
     config: dict
     persons: tuple[str, ...]
-    status: str
+    status: RunStatus
     message: str | None
     run_dir: str
     sweep_id: str | None
@@ -47,6 +82,8 @@ class RunRecord:
     best_epoch: int | None
     best_val_loss: float | None
     best_val_acc: float | None
+    # Catalog ids of ``persons``, same order; None for runs recorded before they were kept.
+    person_ids: tuple[int, ...] | None = None
 
     @property
     def resumable(self) -> bool:
@@ -79,17 +116,25 @@ def _run_from_row(row) -> RunRecord:
     FaceLab never writes (a damaged or crafted catalog)."""
     try:
         config, persons = json.loads(row["config"]), json.loads(row["persons"])
+        person_ids = json.loads(row["person_ids"]) if row["person_ids"] else None
+        known_status = row["status"] in RunStatus.__members__.values()
         record = RunRecord(
             id=row["id"], arch=row["arch"], split_id=row["split_id"], config=config,
-            persons=tuple(persons), status=row["status"], message=row["message"],
+            persons=tuple(persons),
+            status=RunStatus(row["status"]) if known_status else row["status"],
+            message=row["message"],
             run_dir=row["run_dir"], sweep_id=row["sweep_id"], created_at=row["created_at"],
             finished_at=row["finished_at"], best_epoch=row["best_epoch"],
-            best_val_loss=row["best_val_loss"], best_val_acc=row["best_val_acc"])
+            best_val_loss=row["best_val_loss"], best_val_acc=row["best_val_acc"],
+            person_ids=tuple(person_ids) if person_ids is not None else None)
         problems = [name for name, ok in (
             ("id", isinstance(record.id, str)), ("arch", isinstance(record.arch, str)),
             ("config", isinstance(config, dict)),
             ("persons", isinstance(persons, list) and all(isinstance(p, str) for p in persons)),
-            ("status", record.status in ("running", *FINISHED_STATUSES)),
+            ("person_ids", person_ids is None or (
+                isinstance(person_ids, list) and len(person_ids) == len(persons)
+                and all(isinstance(p, int) for p in person_ids))),
+            ("status", known_status),
             ("run_dir", isinstance(record.run_dir, str)),
             ("numbers", all(v is None or isinstance(v, (int, float)) for v in (
                 record.best_epoch, record.best_val_loss, record.best_val_acc,
@@ -108,13 +153,17 @@ class RunStore:
         self.db = db
 
     def create(self, *, run_id: str, arch: str, split_id: int | None, config: dict,
-               persons: list[str], run_dir: str, sweep_id: str | None = None) -> RunRecord:
+               persons: list[str], run_dir: str, sweep_id: str | None = None,
+               person_ids: list[int] | None = None) -> RunRecord:
+        if person_ids is not None and len(person_ids) != len(persons):
+            raise ValueError(f"{len(person_ids)} person ids for {len(persons)} persons")
         with self.db.write() as conn:
             conn.execute(
                 """INSERT INTO runs(id, arch, split_id, config, persons, status, run_dir, sweep_id,
-                   pid, created_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)""",
+                   pid, created_at, person_ids) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)""",
                 (run_id, arch, split_id, json.dumps(config), json.dumps(list(persons)), run_dir,
-                 sweep_id, os.getpid(), time.time()))
+                 sweep_id, os.getpid(), time.time(),
+                 json.dumps(list(person_ids)) if person_ids is not None else None))
         return self.get(run_id)
 
     def get(self, run_id: str) -> RunRecord:

@@ -166,6 +166,12 @@ MIGRATIONS: tuple[str, ...] = (
     WHERE (SELECT COUNT(*) FROM persons AS earlier WHERE earlier.name <= persons.name) <= 9;
     CREATE UNIQUE INDEX persons_number_key ON persons(number_key) WHERE number_key IS NOT NULL;
     """,
+    # 5: the catalog ids of a run's persons, in the model's output order, so that a run
+    # still scores the right faces after a person is renamed (names alone would lose
+    # them). NULL for runs recorded before: those are matched by name.
+    """
+    ALTER TABLE runs ADD COLUMN person_ids TEXT;
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.catalog import Catalog, Split
+from engine.catalog import Catalog, CatalogError, Split
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,18 @@ def _assign_person(face_ids: list[int], existing: dict[int, str], rng: np.random
 
 
 def ensure_split(catalog: Catalog, name: str = DEFAULT_SPLIT, *, seed: int = 0,
-                 test_fraction: float = 0.2, val_fraction: float = 0.15) -> SplitData:
-    """Open (or create) the split and add any labelled face it does not cover yet."""
-    split = catalog.split(name) or catalog.create_split(name, seed, test_fraction, val_fraction)
+                 test_fraction: float = 0.2, val_fraction: float = 0.15,
+                 store: bool = True) -> SplitData:
+    """Open (or create) the split and add any labelled face it does not cover yet.
+
+    ``store=False`` reads only (a read-only catalog, a view that must not write): the
+    faces not assigned yet get the subsets storing would give them now, unsaved.
+    """
+    split = catalog.split(name)
+    if split is None:
+        if not store:
+            raise CatalogError(f"No split named {name!r} in this project")
+        split = catalog.create_split(name, seed, test_fraction, val_fraction)
     existing = catalog.split_assignments(split.id)
     labelled = catalog.labelled_faces()
     by_person: dict[int, list[int]] = defaultdict(list)
@@ -75,11 +84,20 @@ def ensure_split(catalog: Catalog, name: str = DEFAULT_SPLIT, *, seed: int = 0,
     for person_id in sorted(by_person):
         added += _assign_person(sorted(by_person[person_id]), existing, rng,
                                 split.test_fraction, split.val_fraction)
-    if added:
+    if added and store:
         catalog.add_split_members(split.id, added)
-        existing.update(added)
         log.info("split %s: %d new face(s) assigned", name, len(added))
+    existing.update(added)
     members: dict[str, list[tuple[int, int]]] = {s: [] for s in SUBSETS}
     for face_id, person_id, _ in labelled:
         members[existing[face_id]].append((face_id, person_id))
     return SplitData(split, *(tuple(members[s]) for s in SUBSETS))
+
+
+def run_split(catalog: Catalog, split_id: int | None, *, store: bool = True) -> SplitData | None:
+    """The split a run was trained on, as it is now (new faces taken in); None when the
+    run has none or its split was deleted."""
+    if split_id is None:
+        return None
+    row = catalog.db.conn.execute("SELECT name FROM splits WHERE id = ?", (split_id,)).fetchone()
+    return None if row is None else ensure_split(catalog, row[0], store=store)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.data.cache import model_input
+from engine.data.cache import face_model_image
 from engine.evaluation.gradcam import (GradCamResult, feature_map_grid, feature_maps,
                                        gradcam_overlay, list_feature_layers)
 from engine.evaluation.runs import run_checkpoint
@@ -37,10 +37,12 @@ def _trained(project: Project, run_id: str):
     return _cached_model(str(path), path.stat().st_mtime)
 
 
-def _face_image(project: Project, face_id: int, size: int) -> np.ndarray:
-    face = project.catalog.face(face_id)
-    with Image.open(project.resolve_inside(face.crop_path)) as crop:
-        return model_input(crop, size)
+def _face_image(project: Project, face_id: int, trained) -> np.ndarray:
+    """The face as the run's model sees it: its crop, or its aligned chip."""
+    from engine.training.config import run_alignment
+
+    return face_model_image(project, face_id, trained.spec.input_size,
+                            run_alignment(trained.config))
 
 
 def face_gradcam(project: Project, run_id: str, face_id: int,
@@ -48,7 +50,7 @@ def face_gradcam(project: Project, run_id: str, face_id: int,
     """Grad-CAM of the run's best model on a stored face, for its predicted person or
     ``target_person``. Returns the result and the run's persons (output order)."""
     trained = _trained(project, run_id)
-    image = _face_image(project, face_id, trained.spec.input_size)
+    image = _face_image(project, face_id, trained)
     target = trained.class_names.index(target_person) if target_person else None
     result = gradcam_overlay(trained.model, trained.spec.name, image, trained.spec.mean,
                              trained.spec.std, target_index=target)
@@ -67,7 +69,7 @@ def face_feature_maps(project: Project, run_id: str, face_id: int, layer: str | 
     layer = layer or layers[0]
     if layer not in layers:
         raise ValueError(f"no layer {layer!r}; choose one of: {', '.join(layers)}")
-    image = _face_image(project, face_id, trained.spec.input_size)
+    image = _face_image(project, face_id, trained)
     maps = feature_maps(trained.model, layer, image, trained.spec.mean, trained.spec.std,
                         max_maps=max_maps)
     columns = int(np.ceil(np.sqrt(len(maps))))

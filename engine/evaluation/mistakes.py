@@ -36,12 +36,12 @@ from engine.catalog import CatalogError
 from engine.data.cache import load_face_tensors
 from engine.evaluation.label_issues import rank_label_issues, stratified_folds
 from engine.project import Project
-from engine.tasks import Cancelled, TaskContext, null_context
+from engine.tasks import Cancelled, Stage, TaskContext, null_context
 
 log = logging.getLogger(__name__)
 
 QUICK = "quick"
-STAGE = "mistakes"
+STAGE = Stage.MISTAKES
 # The quick model's input: the cached crops at this size, in grey.
 QUICK_IMAGE_SIZE = 64
 THUMBNAIL_SIZE = 24
@@ -166,7 +166,8 @@ def _cnn_oof_probs(project: Project, face_ids: list[int], labels: np.ndarray, na
     import torch
 
     from engine.training.auto import transfer_or_scratch
-    from engine.training.config import TrainConfig, model_input_size
+    from engine.training.config import (TrainConfig, model_input_size, run_alignment,
+                                        with_resolved_framing)
     from engine.training.device import resolve_device
     from engine.training.inference import load_trained_model, predict_probs
     from engine.training.trainer import LAST_CHECKPOINT, TrainData, Trainer
@@ -174,7 +175,9 @@ def _cnn_oof_probs(project: Project, face_ids: list[int], labels: np.ndarray, na
     # No early stopping: the held-out fold only watches training, it must not pick the model.
     config = TrainConfig(arch=arch, epochs=epochs, seed=seed, early_stopping_patience=None,
                          **transfer_or_scratch(arch, epochs))
-    x = load_face_tensors(project, face_ids, model_input_size(config), ctx)
+    config = with_resolved_framing(config)  # the architecture's framing, as a run uses
+    x = load_face_tensors(project, face_ids, model_input_size(config), ctx,
+                          alignment=run_alignment(config))
     y = torch.as_tensor(labels)
     device = resolve_device(config.device)
     probs = np.zeros((len(labels), len(names)))

@@ -26,11 +26,11 @@ from engine.evaluation import report_charts as charts
 from engine.evaluation.metrics import EvaluationReport, SamplePrediction
 from engine.project import Project
 from engine.storage import atomic_write_bytes
-from engine.tasks import TaskContext, null_context
+from engine.tasks import Stage, TaskContext, null_context
 
 log = logging.getLogger(__name__)
 
-STAGE = "report"
+STAGE = Stage.REPORT
 SAMPLE_IMAGE_MAX = 160  # pixels stored per sample face (shown at 112: sharp on HiDPI)
 # Config keys a reader needs first; the rest follow in the table's second part.
 _KEY_SETTINGS = ("arch", "epochs", "batch_size", "lr", "optimizer", "augment", "pretrained",
@@ -57,19 +57,22 @@ def write_lab_report(project: Project, run_id: str, out_path: str | os.PathLike,
 
 def lab_report_html(project: Project, run_id: str, *, options: ReportOptions = ReportOptions(),
                     ctx: TaskContext | None = None) -> str:
-    from engine.evaluation.runs import evaluate_run, project_scoreboard, stored_report
+    from engine.evaluation.runs import current_report, run_standing
 
     ctx = ctx or null_context()
     steps = 6
     ctx.report(STAGE, 0, steps, "evaluating")
     record = project.catalog.runs.get(run_id)
-    report = stored_report(project, run_id) or evaluate_run(project, run_id, ctx=ctx)
+    # A stored evaluation older than the test set is scored again: a report is about
+    # the project as it is when it is written.
+    report = current_report(project, run_id, ctx=ctx)
     ctx.check()
     ctx.report(STAGE, 1, steps, "charts")
-    rows = project_scoreboard(project, split_id=record.split_id).rows(record.split_id) \
-        if record.split_id is not None else []
+    standing = run_standing(project, run_id)
+    rows = standing.standings.rows
     epochs = project.catalog.runs.epochs(run_id)
-    sections = [_header(project, record, report), _config_section(record.config),
+    sections = [_header(project, record, report, standing.notes),
+                _config_section(record.config),
                 _metrics_section(report),
                 _figure("Confusion matrix", charts.confusion_png(report),
                         "Rows: the true person; columns: the person predicted. The diagonal "
@@ -83,8 +86,9 @@ def lab_report_html(project: Project, run_id: str, *, options: ReportOptions = R
                                 "over-fitting."))
     if rows:
         sections.append(_figure("Scoreboard", charts.scoreboard_png(rows, run_id),
-                                "Every evaluated run on the same test split, ranked by "
-                                "accuracy; macro-averaged precision, recall and F1."))
+                                "Every evaluated run scored on the same test faces, ranked "
+                                "by accuracy; macro-averaged precision, recall and F1."))
+    sections.append(_not_comparable_section(standing.standings.not_comparable))
     ctx.check()
     ctx.report(STAGE, 3, steps, "sample predictions")
     sections.append(_samples_section(project, report, options.samples_per_kind))
@@ -97,15 +101,26 @@ def lab_report_html(project: Project, run_id: str, *, options: ReportOptions = R
 
 
 # ------------------------------------------------------------------ sections
-def _header(project: Project, record, report: EvaluationReport) -> str:
+def _header(project: Project, record, report: EvaluationReport, notes: Sequence[str]) -> str:
     low, high = report.accuracy_ci
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    remarks = "".join(f"<p class=note>{_e(note)}</p>" for note in notes)
     return (f"<h1>Lab report: {_e(_arch_name(record.arch))}</h1>"
             f"<p class=meta>Project <b>{_e(project.root.name)}</b> · run <code>{_e(record.id)}"
             f"</code> · status {_e(record.status)} · written {when}</p>"
             f"<p class=headline>Test accuracy <b>{report.accuracy:.1%}</b> "
             f"<span class=ci>(95% interval {low:.1%} – {high:.1%}, "
-            f"{len(report.samples)} test faces, {len(report.persons)} persons)</span></p>")
+            f"{len(report.samples)} test faces, {len(report.persons)} persons)</span></p>"
+            + remarks)
+
+
+def _not_comparable_section(left_out) -> str:
+    if not left_out:
+        return ""
+    items = "".join(f"<li><b>{_e(_arch_name(n.label))}</b> <code>{_e(n.run_id)}</code> "
+                    f"({n.accuracy:.1%}): {_e(n.reason)}</li>" for n in left_out)
+    return ("<h3>Runs not ranked with this one</h3><p>Their accuracies were measured on other "
+            f"test faces, so they do not compare:</p><ul class=left-out>{items}</ul>")
 
 
 def _config_section(config: dict) -> str:
@@ -195,9 +210,10 @@ def _gradcam_choice(report: EvaluationReport, count: int) -> list[SamplePredicti
 def _gradcam_overlays(project: Project, run_id: str, samples: Sequence[SamplePrediction],
                       ctx: TaskContext) -> list[tuple[bytes, bool]]:
     """One (PNG, flat) per sample: the map blended over the face, and whether it is flat."""
-    from engine.data.cache import model_input
+    from engine.data.cache import face_model_image
     from engine.evaluation.gradcam import gradcam_overlay
     from engine.evaluation.runs import run_checkpoint
+    from engine.training.config import run_alignment
     from engine.training.inference import load_trained_model
 
     # Its own model instance: Grad-CAM hooks the model, and the app may be explaining
@@ -207,9 +223,9 @@ def _gradcam_overlays(project: Project, run_id: str, samples: Sequence[SamplePre
     pngs = []
     for sample in samples:
         ctx.check()
-        face = project.catalog.face(sample.sample_id)
-        with Image.open(project.resolve_inside(face.crop_path)) as crop:
-            image = model_input(crop, spec.input_size)
+        # The face as the model saw it (its crop, or its aligned chip).
+        image = face_model_image(project, sample.sample_id, spec.input_size,
+                                 run_alignment(trained.config))
         result = gradcam_overlay(trained.model, spec.name, image, spec.mean, spec.std)
         pngs.append((charts.image_png(result.overlay, SAMPLE_IMAGE_MAX), result.flat))
     return pngs
@@ -271,6 +287,7 @@ body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width
        margin: 2em auto; padding: 0 1em; color: #1d1f22; line-height: 1.4; }}
 h1 {{ margin-bottom: 0.2em; }} h2 {{ margin-top: 1.6em; border-bottom: 1px solid #ddd; }}
 .meta, .ci, figcaption {{ color: #5b6068; }} .headline {{ font-size: 1.3em; }}
+.note {{ border-left: 4px solid #DD8452; padding: 2px 10px; background: #fdf3ea; }}
 table {{ border-collapse: collapse; margin: 0.5em 0; }}
 th, td {{ padding: 4px 10px; border-bottom: 1px solid #e4e6ea; text-align: right; }}
 th {{ text-align: left; }} table.config td {{ text-align: left; font-family: monospace; }}

@@ -106,9 +106,11 @@ def scoreboard_png(rows: Sequence[ScoreboardRow], highlight_run: str | None = No
               for row in rows]
     axes.set_xticks(centres, labels, rotation=15 if count > 3 else 0,
                     ha="right" if count > 3 else "center")
-    axes.set_ylim(0.0, 1.15)
+    axes.set_ylim(0.0, 1.15)  # room above 100% for the value labels, no tick there
+    ticks = np.linspace(0.0, 1.0, 6)
+    axes.set_yticks(ticks, [f"{v:.0%}" for v in ticks])
     axes.set_ylabel("Score")
-    axes.set_title("Scoreboard: runs on the same test split")
+    axes.set_title("Scoreboard: runs scored on the same test faces")
     axes.legend(ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.18 if count <= 3 else -0.3),
                 frameon=False)
     axes.grid(axis="y", alpha=0.3)

@@ -15,10 +15,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.export import ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, ExportResult, export_onnx, export_torchscript
+from engine.export import (
+    ONNX_INPUT_NAME,
+    ONNX_OUTPUT_NAME,
+    ExportResult,
+    export_onnx,
+    export_torchscript,
+)
+from engine.ingest.align import TEMPLATE_150
 from engine.ingest.crop import project_crop_settings
 from engine.project import Project
 from engine.storage import atomic_write_bytes
+from engine.training.config import run_alignment
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,16 @@ PREPROCESSING = ("Cut a square face crop as described by crop_settings (face box
                  "input_size (bilinear), scale RGB values to 0..1, subtract mean and divide by "
                  "std per channel; feed float32 in NCHW layout. The output is one logit per "
                  "person, in the order of persons; softmax gives probabilities.")
+ALIGNED_PREPROCESSING = (
+    "Find the face's 5 landmarks (MTCNN: left eye, right eye, nose tip, left and right "
+    "mouth corner, image left to right); fit the least-squares similarity transform "
+    "(rotation, uniform scale, translation, no reflection) onto template_150 scaled by "
+    "alignment.chip_size / 150, warp the upright photo through it into a chip_size chip "
+    "(bilinear, black past the image edges); a face without landmarks is a centred "
+    "square instead. Resize the chip to input_size x input_size (bilinear), scale RGB "
+    "values to 0..1, subtract mean and divide by std per channel; feed float32 in NCHW "
+    "layout. The output is one logit per person, in the order of persons; softmax gives "
+    "probabilities.")
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,7 @@ def export_run(project: Project, run_id: str, file_format: str,
     exporter = export_onnx if file_format == "onnx" else export_torchscript
     result = exporter(trained.model, trained.spec.input_size, out_path)
     spec = trained.spec
+    alignment = run_alignment(trained.config)
     sidecar = {
         "facelab_sidecar": SIDECAR_VERSION,
         "model_file": result.path.name,
@@ -68,9 +87,13 @@ def export_run(project: Project, run_id: str, file_format: str,
         "std": list(spec.std),
         "input_name": ONNX_INPUT_NAME if file_format == "onnx" else None,
         "output_name": ONNX_OUTPUT_NAME if file_format == "onnx" else None,
-        "preprocessing": PREPROCESSING,
+        "preprocessing": PREPROCESSING if alignment is None else ALIGNED_PREPROCESSING,
         "crop_settings": dataclasses.asdict(project_crop_settings(project)),
+        "face_framing": "crop" if alignment is None else "aligned",
     }
+    if alignment is not None:
+        sidecar["alignment"] = alignment.to_dict()
+        sidecar["template_150"] = TEMPLATE_150.round(3).tolist()
     path = atomic_write_bytes(sidecar_path(result.path),
                               json.dumps(sidecar, indent=2, ensure_ascii=False).encode("utf-8"))
     log.info("wrote the sidecar of %s to %s", result.path, path)

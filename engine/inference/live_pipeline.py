@@ -11,7 +11,9 @@ old box they overlap most, so the GUI can follow a face from frame to frame.
 Faces are cut by :func:`engine.ingest.crop.find_face_crops` (a detection frame) or
 its own :func:`square_crop` (a reused box) with the project's recorded margin and
 size, and classified by :meth:`Predictor.predict_crops`: the model sees live faces
-framed and preprocessed exactly like the faces it was trained on.
+framed and preprocessed exactly like the faces it was trained on. A model trained
+on aligned faces gets chips cut by :func:`engine.ingest.align.face_chip` from the
+frame, on the landmarks MTCNN found (a reused box keeps its detection's landmarks).
 
 A FramePipeline owns the Predictor (model and detector): use it from one thread.
 Its threshold and Grad-CAM switch may be changed from any thread while it runs.
@@ -30,6 +32,7 @@ import numpy as np
 
 from engine.display import confidence_text
 from engine.inference.camera import Frame
+from engine.ingest.align import face_chip
 from engine.ingest.crop import find_face_crops, square_crop
 from engine.ingest.detect import FaceDetector, make_detector
 
@@ -166,6 +169,7 @@ class FramePipeline:
         self._detector: FaceDetector | None = None
         self._detector_key: tuple[int, int] | None = None
         self._tracks: dict[int, Box] = {}
+        self._landmarks: dict[int, tuple | None] = {}  # per track, for aligned models
         self._next_track = 1
         self._reference: np.ndarray | None = None  # thumbnail at the last detection
         self._since_detect = 0
@@ -192,6 +196,7 @@ class FramePipeline:
     def reset(self) -> None:
         """Forget the tracked faces (a new stream, or the camera came back)."""
         self._tracks, self._reference, self._since_detect = {}, None, 0
+        self._landmarks = {}
 
     # --------------------------------------------------------------------- one frame
     def process(self, frame: Frame) -> FrameAnalysis:
@@ -220,19 +225,27 @@ class FramePipeline:
         detector = self._face_detector(rgb.shape[1], rgb.shape[0])
         settings = dataclasses.replace(self.predictor.crop_settings,
                                        detect_side=self.settings.detect_side)
-        found = [f for f in find_face_crops(rgb, settings, detector)[0] if not f.whole_image]
+        found = [f for f in find_face_crops(rgb, settings, detector,
+                                            alignment=self.predictor.alignment)[0]
+                 if not f.whole_image]
         boxes = [f.box for f in found]
         ids, self._next_track = match_tracks(self._tracks, boxes, self.settings.match_iou,
                                              self._next_track)
         self._tracks = dict(zip(ids, boxes))
+        self._landmarks = {track: f.landmarks for track, f in zip(ids, found)}
         return ids, boxes, [f.crop for f in found]
 
     def _reuse(self, rgb: np.ndarray) -> tuple[list[int], list[Box], list[np.ndarray]]:
-        """The last detection's boxes, cut from this frame as the import cuts a face."""
-        crop = self.predictor.crop_settings
+        """The last detection's boxes, cut from this frame as the import cuts a face
+        (or aligned on the last detection's landmarks, for an aligned model)."""
+        crop, alignment = self.predictor.crop_settings, self.predictor.alignment
         boxes = list(self._tracks.values())
-        return (list(self._tracks), boxes,
-                [square_crop(rgb, box, crop.margin, crop.crop_size) for box in boxes])
+        if alignment is not None:
+            chips = [face_chip(rgb, self._landmarks.get(track), box, False, alignment)[0]
+                     for track, box in self._tracks.items()]
+        else:
+            chips = [square_crop(rgb, box, crop.margin, crop.crop_size) for box in boxes]
+        return list(self._tracks), boxes, chips
 
     def _classify(self, crops: list[np.ndarray]):
         # The live threshold, without changing the predictor for its other users.

@@ -2,8 +2,10 @@
 
 A photo goes through the import's own steps: decode (EXIF rotation, colour
 conversion), face detection on a reduced decode of about ``detect_side`` pixels,
-a square crop with the project's margin cut from the full-size image, the tensor
-cache's resize to the model's input, and the trainer's normalisation. Any step
+a square crop with the project's margin cut from the full-size image (or, for a
+run trained on aligned faces, the aligned chip cut by engine/ingest/align.py with
+the run's alignment settings), the tensor cache's resize to the model's input,
+and the trainer's normalisation. Any step
 done differently (another margin, another resize) would show the model faces
 framed unlike those it learned from, and its confidence would mean little.
 
@@ -24,9 +26,16 @@ import numpy as np
 import torch
 
 from engine.data.cache import model_input
-from engine.ingest.crop import CropSettings, FaceCrop, find_face_crops, project_crop_settings
+from engine.ingest.align import AlignSettings
+from engine.ingest.crop import (
+    CropSettings,
+    FaceCrop,
+    find_face_crops,
+    project_crop_settings,
+)
 from engine.ingest.detect import FaceDetector, make_detector
 from engine.project import Project
+from engine.training.config import run_alignment
 from engine.training.device import resolve_device
 from engine.training.inference import TrainedModel, load_trained_model, predict_probs
 
@@ -58,6 +67,9 @@ class FacePrediction:
     is_unknown: bool
     top: tuple[tuple[str, float], ...]
     whole_image: bool
+    # Run trained on aligned faces: whether this face was aligned on its landmarks
+    # (False: a centred crop stood in). Always False for runs trained on crops.
+    aligned: bool = False
 
 
 def _check_threshold(threshold: float) -> float:
@@ -73,6 +85,8 @@ class Predictor:
                  threshold: float = 0.5, device: torch.device | str = "cpu") -> None:
         self.trained = trained
         self.crop_settings = crop_settings
+        # The framing the model was trained on (its run's config): None = square crops.
+        self.alignment: AlignSettings | None = run_alignment(trained.config)
         self.threshold = _check_threshold(threshold)
         self.device = torch.device(device)
         self._detector: FaceDetector | None = None  # made on first use, then kept
@@ -116,13 +130,15 @@ class Predictor:
 
     def find_faces(self, image: str | os.PathLike | np.ndarray) -> list[FaceCrop]:
         """The faces of a photo (a path, or an RGB uint8 array), left to right, cut as at
-        import; a photo with no face gives one whole-image sample.
+        import (or aligned, for a model trained on aligned faces); a photo with no face
+        gives one whole-image sample.
 
         Raises ImageReadError (with the reason) for a file that cannot be read.
         """
         if not isinstance(image, np.ndarray):
             image = Path(image)
-        return find_face_crops(image, self.crop_settings, self._face_detector())[0]
+        return find_face_crops(image, self.crop_settings, self._face_detector(),
+                               alignment=self.alignment)[0]
 
     # ------------------------------------------------------------------- predicting
     def predict_crops(self, rgb_crops: Sequence[np.ndarray]) -> list[Classification]:
@@ -141,7 +157,7 @@ class Predictor:
         return [FacePrediction(box=face.box, landmarks=face.landmarks, score=face.score,
                                person=label.person, confidence=label.confidence,
                                is_unknown=label.is_unknown, top=label.top,
-                               whole_image=face.whole_image)
+                               whole_image=face.whole_image, aligned=face.aligned)
                 for face, label in zip(faces, labels)]
 
     def _classify(self, probs: np.ndarray) -> Classification:

@@ -40,6 +40,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Callable
 
 import numpy as np
@@ -84,6 +85,19 @@ class LiveStatus:
     message: str
 
 
+class LiveEnding(StrEnum):
+    """Why a live loop ended, with the sentence a person reads (a str: its value)."""
+
+    STOPPED = "stopped"            # stop() was called
+    CANCELLED = "cancelled"        # the job's cancel flag
+    END_OF_VIDEO = "end of video"  # a video file ran out
+    FRAME_LIMIT = "frame limit"    # the frames asked for were processed
+
+    @property
+    def words(self) -> str:
+        return "The video ended." if self is LiveEnding.END_OF_VIDEO else "Stopped."
+
+
 @dataclass(frozen=True)
 class LiveSummary:
     frames: int                 # processed
@@ -92,7 +106,7 @@ class LiveSummary:
     detections: int
     reused: int
     seconds: float
-    ended: str                  # "end of video", "frame limit", "stopped", "cancelled"
+    ended: LiveEnding
 
 
 class NewestFrameMailbox:
@@ -214,19 +228,19 @@ class LiveLoop:
         capture.start()
         times: deque[float] = deque(maxlen=FPS_WINDOW)
         processed = detections = 0
-        ended = "stopped"
+        ended = LiveEnding.STOPPED
         try:
             while True:
                 self._deliver_statuses()
                 if ctx.cancelled:
-                    ended = "cancelled"
+                    ended = LiveEnding.CANCELLED
                     break
                 if self._stop.is_set():
                     break
                 frame = self._mailbox.take(timeout=0.1)
                 if frame is None:
                     if self._mailbox.closed:
-                        ended = "end of video"
+                        ended = LiveEnding.END_OF_VIDEO
                         break
                     continue
                 analysis = self.pipeline.process(frame)
@@ -240,7 +254,7 @@ class LiveLoop:
                 processed += 1
                 detections += analysis.detect_ran
                 if self.max_frames is not None and processed >= self.max_frames:
-                    ended = "frame limit"
+                    ended = LiveEnding.FRAME_LIMIT
                     break
         finally:
             self._stop.set()

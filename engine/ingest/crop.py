@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from engine.catalog import CatalogError, NewFace, Photo
+from engine.ingest.align import AlignSettings, face_chip
 from engine.ingest.detect import FaceDetector, make_detector, resolve_detector
 from engine.ingest.images import ImageReadError, decode, read_bytes, resize_long_side
 from engine.project import Project, ProjectError
@@ -161,17 +162,23 @@ class FaceCrop:
     landmarks: tuple[tuple[float, float], ...] | None
     score: float | None       # detector confidence; None for the whole image
     whole_image: bool         # no face was found: the letterboxed image stands in
-    crop: np.ndarray          # crop_size x crop_size RGB uint8
+    crop: np.ndarray          # crop_size x crop_size RGB uint8, or the aligned chip
+    # With alignment: True where ``crop`` is aligned on the landmarks, False where it
+    # is the centred fallback (no landmarks). Always False for square crops.
+    aligned: bool = False
 
 
 def find_face_crops(image: Path | np.ndarray, settings: CropSettings, detector: FaceDetector,
-                    data: bytes | None = None) -> tuple[list[FaceCrop], tuple[int, int]]:
+                    data: bytes | None = None, alignment: AlignSettings | None = None
+                    ) -> tuple[list[FaceCrop], tuple[int, int]]:
     """Detect and cut the faces of a photo file (or an RGB uint8 frame), left to right;
     an image with no face gives one whole-image sample. Also returns the full size.
 
     The one place faces are found and cut: import, prediction and the webcam all use
-    it, so a model sees its faces cut exactly as it was trained on. Raises
-    ImageReadError for a file that cannot be read.
+    it, so a model sees its faces cut exactly as it was trained on. With ``alignment``
+    the faces are aligned chips cut from the full-size image by align.face_chip, as
+    the project's chips are (engine/ingest/align.py). Raises ImageReadError for a file
+    that cannot be read.
     """
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -188,6 +195,9 @@ def find_face_crops(image: Path | np.ndarray, settings: CropSettings, detector: 
     width, height = round(small.shape[1] / scale), round(small.shape[0] / scale)
     to_full = 1.0 / scale
     boxes = [tuple(v * to_full for v in d.box) for d in detections]
+    if alignment is not None:
+        return _aligned_faces(image, data, small, scale, detections, boxes, alignment), (
+            width, height)
     if isinstance(image, np.ndarray):
         source, source_scale = image, 1.0  # a frame is already in memory at full size
     else:
@@ -206,6 +216,27 @@ def find_face_crops(image: Path | np.ndarray, settings: CropSettings, detector: 
                            settings.crop_size)
         crops.append(FaceCrop(box, marks, det.score, False, crop))
     return crops, (width, height)
+
+
+def _aligned_faces(image: Path | np.ndarray, data: bytes | None, small: np.ndarray,
+                   scale: float, detections, boxes, alignment: AlignSettings) -> list[FaceCrop]:
+    """The faces as aligned chips, cut from the full-size image like the project's chips."""
+    full = image if isinstance(image, np.ndarray) else (
+        small if scale >= 1.0 else decode(image, data)[0])
+    height, width = full.shape[:2]
+    if not detections:
+        box = (0.0, 0.0, float(width), float(height))
+        chip, _ = face_chip(full, None, box, True, alignment)
+        return [FaceCrop(box, None, None, True, chip, False)]
+    to_full = 1.0 / scale
+    faces = []
+    for i in sorted(range(len(detections)), key=lambda i: boxes[i][0]):
+        det, box = detections[i], boxes[i]
+        marks = (tuple((x * to_full, y * to_full) for x, y in det.landmarks)
+                 if det.landmarks else None)
+        chip, aligned = face_chip(full, marks, box, False, alignment)
+        faces.append(FaceCrop(box, marks, det.score, False, chip, aligned))
+    return faces
 
 
 def crop_photo(photo: Photo, path: Path, root: Path, settings: CropSettings,

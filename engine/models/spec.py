@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.ingest.align import FACE_FRAMINGS
 from engine.models.errors import UnknownArchitectureError
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,15 @@ class ArchSpec:
     embedder_path: str | None = None
     # For weights published in another format (dlib's .dat): how to convert them.
     convertible: ConvertibleWeights | None = None
+    # How the faces it is trained and used on are framed: "crop", the square crop around
+    # the detector's box; "aligned", a chip with the eyes, nose and mouth at fixed places
+    # (engine/ingest/align.py). A run records the framing it was trained with.
+    face_framing: str = "crop"
 
     def __post_init__(self) -> None:
+        if self.face_framing not in FACE_FRAMINGS:
+            raise ValueError(f"{self.name}: face_framing must be one of {FACE_FRAMINGS}, "
+                             f"not {self.face_framing!r}")
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, not {self.family!r}")
         if self.pretrained_source not in (None, *PRETRAINED_SOURCES):

@@ -45,12 +45,12 @@ from engine.models.weights import (
 from engine.models.weights_import import install_weights_file
 from engine.paths import user_data_dir
 from engine.project_lock import LockHeld, ProjectLock
-from engine.tasks import TaskContext, null_context
+from engine.tasks import Stage, TaskContext, null_context
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_BASE_URL_ENV = "FACELAB_WEIGHTS_BASE_URL"
-DOWNLOAD_STAGE = "download"
+DOWNLOAD_STAGE = Stage.DOWNLOAD
 
 CHUNK_BYTES = 1 << 16
 # (connect, read) as pip's: a dead network shows within seconds, and a transfer that

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
 from engine.data.augment_presets import PRESETS
+from engine.ingest.align import FACE_FRAMINGS
 from engine.training.settings import train_setting
 
 OPTIMIZERS = train_setting("optimizer").choice_values
@@ -51,6 +51,12 @@ class TrainConfig:
     # Side of the square faces the model takes; None = the architecture's own. A lower
     # resolution makes from-scratch training affordable on a CPU (see model_input_size).
     input_size: int | None = None
+    # How the faces are framed: "crop" or "aligned" (see ArchSpec.face_framing); None =
+    # the architecture's own. train_run records the resolved framing, and with "aligned"
+    # the alignment settings (AlignSettings.to_dict), so the run is always used on faces
+    # framed as it was trained on.
+    face_framing: str | None = None
+    alignment: dict | None = None
     early_stopping_patience: int | None = 5  # None = never stop early
     early_stopping_min_delta: float = 0.0
     class_weighting: str = "none"
@@ -117,6 +123,43 @@ def model_input_size(config: TrainConfig | Mapping[str, Any]) -> int:
     return get_spec(values["arch"]).input_size
 
 
+def run_alignment(config: TrainConfig | Mapping[str, Any]):
+    """The AlignSettings a run's faces are aligned with, or None for square crops.
+
+    The one answer for training, evaluation, prediction and the webcam. `config` is a
+    TrainConfig or the dict a checkpoint or run record stores: a dict without
+    `face_framing` is a run from before framings existed, which was trained on crops.
+    """
+    from engine.ingest.align import AlignSettings
+
+    values = config.to_dict() if isinstance(config, TrainConfig) else config
+    if "face_framing" not in values:
+        return None
+    framing = values["face_framing"]
+    if framing is None:
+        from engine.models import (
+            get_spec,  # the zoo imports torchvision: only when needed
+        )
+
+        framing = get_spec(values["arch"]).face_framing
+    if framing != "aligned":
+        return None
+    if values.get("alignment") is not None:
+        return AlignSettings.from_dict(values["alignment"])
+    # Chips at least dlib's 150 px, and as large as the model's input: a larger model
+    # gets the detail of the photo rather than a 150 px chip scaled up.
+    return AlignSettings(chip_size=max(AlignSettings().chip_size, model_input_size(values)))
+
+
+def with_resolved_framing(config: TrainConfig) -> TrainConfig:
+    """``config`` with its framing (and alignment settings) written out, as a run records
+    it: an architecture whose default framing changes later keeps its old runs right."""
+    alignment = run_alignment(config)
+    return dataclasses.replace(
+        config, face_framing="crop" if alignment is None else "aligned",
+        alignment=None if alignment is None else alignment.to_dict())
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -170,6 +213,16 @@ def _problems(config: TrainConfig) -> list[str]:
     need_float("dropout", 0.0, 1.0, optional=True)
     need_choice("augment", tuple(PRESETS))
     need_int("input_size", MIN_INPUT_SIZE, optional=True)
+    need(config.face_framing in (None, *FACE_FRAMINGS),
+         f"face_framing must be one of {', '.join(map(repr, FACE_FRAMINGS))} or None, "
+         f"not {config.face_framing!r}")
+    if config.alignment is not None:
+        from engine.ingest.align import AlignSettings
+
+        try:
+            AlignSettings.from_dict(config.alignment)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"alignment: {exc}")
     need_int("early_stopping_patience", 1, optional=True)
     need_float("early_stopping_min_delta", 0.0, math.inf)
     need_choice("class_weighting", CLASS_WEIGHTINGS)

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
-RunStatus = Literal["completed", "early_stopped", "cancelled", "failed"]
+from engine.catalog.runs import RunStatus
+
 CheckpointKind = Literal["best", "last"]
 
 

@@ -9,7 +9,6 @@ the next epoch is computed exactly as it would have been without the interruptio
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,7 +187,3 @@ def _to_cpu(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_to_cpu(item) for item in value)
     return value
-
-
-def is_improvement(val_loss: float, best_val_loss: float | None) -> bool:
-    return math.isfinite(val_loss) and (best_val_loss is None or val_loss < best_val_loss)

@@ -15,18 +15,25 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from engine.catalog import CatalogError, EpochRecord, RunRecord
-from engine.catalog.runs import resume_refusal
+from engine.catalog.runs import RunStatus, resume_refusal
 from engine.data.cache import load_face_tensors
 from engine.data.embeddings import EmbeddingCache
-from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split
+from engine.data.splits import DEFAULT_SPLIT, SplitData, ensure_split, run_split
 from engine.evaluation.metrics import EvaluationReport
+from engine.ingest.align import AlignSettings
 from engine.models import get_spec, weight_search_dirs, weights_status
 from engine.models.errors import WeightsUnavailableError
 from engine.project import Project
 from engine.storage import remove_stale_temps
 from engine.tasks import TaskContext, null_context
-from engine.training.config import TrainConfig, model_input_size
+from engine.training.config import (
+    TrainConfig,
+    model_input_size,
+    run_alignment,
+    with_resolved_framing,
+)
 from engine.training.events import EpochEnded, RunFinished, TrainingEvent
+from engine.training.run_persons import match_run_persons
 from engine.training.trainer import LAST_CHECKPOINT, TrainData, Trainer
 
 log = logging.getLogger(__name__)
@@ -43,21 +50,21 @@ def new_run_id(arch: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{arch}-{secrets.token_hex(2)}"
 
 
-def _class_names(catalog, split: SplitData) -> tuple[list[str], dict[int, int]]:
-    """Persons with at least one training face, by name: the model's output order."""
+def _class_persons(catalog, split: SplitData) -> list[tuple[int, str]]:
+    """Persons with at least one training face, (id, name) by name: the model's output order."""
     names = {p.id: p.name for p in catalog.persons()}
     present = sorted({person for _, person in split.train}, key=lambda p: names[p].lower())
     if len(present) < 2:
         raise CatalogError("Training needs labelled faces of at least 2 persons "
                            f"(this project has {len(present)}).")
-    return [names[p] for p in present], {p: i for i, p in enumerate(present)}
+    return [(p, names[p]) for p in present]
 
 
-def _tensors(project: Project, pairs, index_of: dict[int, int], size: int, ctx):
+def _tensors(project: Project, pairs, index_of: dict[int, int], size: int, ctx, alignment):
     import torch
 
     kept = [(f, index_of[p]) for f, p in pairs if p in index_of]
-    x = load_face_tensors(project, [f for f, _ in kept], size, ctx)
+    x = load_face_tensors(project, [f for f, _ in kept], size, ctx, alignment=alignment)
     y = torch.tensor([label for _, label in kept], dtype=torch.int64)
     return x, y, [f for f, _ in kept]
 
@@ -80,17 +87,24 @@ class _CatalogRecorder:
                              best_val_acc=event.best_val_acc)
 
 
-def prepare_data(project: Project, split: SplitData, persons: Sequence[str] | None,
-                 size: int, ctx: TaskContext) -> tuple[TrainData, list[str]]:
-    catalog = project.catalog
-    if persons is None:
-        persons, index_of = _class_names(catalog, split)
+def prepare_data(project: Project, split: SplitData, record: RunRecord | None,
+                 size: int, ctx: TaskContext, alignment: AlignSettings | None = None
+                 ) -> tuple[TrainData, list[tuple[int, str]]]:
+    """The split's tensors for a new run (``record`` None: the persons with training
+    faces now) or for resuming ``record`` (its own persons, matched as they are now):
+    square crops, or chips aligned with ``alignment`` (see run_alignment)."""
+    if record is None:
+        classes = _class_persons(project.catalog, split)
+        persons = [name for _, name in classes]
+        index_of = {pid: i for i, (pid, _) in enumerate(classes)}
     else:
-        ids = {p.name: p.id for p in catalog.persons()}
-        index_of = {ids[name]: i for i, name in enumerate(persons) if name in ids}
-    train_x, train_y, _ = _tensors(project, split.train, index_of, size, ctx)
-    val_x, val_y, _ = _tensors(project, split.val, index_of, size, ctx)
-    return TrainData(train_x, train_y, val_x, val_y, tuple(persons)), list(persons)
+        # The model's output names stay as trained: the checkpoint holds them.
+        classes = []
+        persons = list(record.persons)
+        index_of = match_run_persons(project.catalog, record).index_of()
+    train_x, train_y, _ = _tensors(project, split.train, index_of, size, ctx, alignment)
+    val_x, val_y, _ = _tensors(project, split.val, index_of, size, ctx, alignment)
+    return TrainData(train_x, train_y, val_x, val_y, tuple(persons)), classes
 
 
 def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAULT_SPLIT,
@@ -106,12 +120,16 @@ def train_run(project: Project, config: TrainConfig, *, split_name: str = DEFAUL
             raise WeightsUnavailableError(status.message + " Or train from scratch (--scratch).",
                                           arch=config.arch, filename=status.filename,
                                           search_dirs=weight_search_dirs())
+    # Written out before the run is recorded: the run says which faces it was trained on.
+    config = with_resolved_framing(config)
     split = ensure_split(project.catalog, split_name)
-    data, persons = prepare_data(project, split, None, model_input_size(config), ctx)
+    data, classes = prepare_data(project, split, None, model_input_size(config), ctx,
+                                 run_alignment(config))
     run_id = new_run_id(config.arch)
     run_dir = project.runs_dir / run_id
     project.catalog.runs.create(run_id=run_id, arch=config.arch, split_id=split.split.id,
-                                config=config.to_dict(), persons=persons,
+                                config=config.to_dict(), persons=[n for _, n in classes],
+                                person_ids=[pid for pid, _ in classes],
                                 run_dir=project.stored_path(run_dir), sweep_id=sweep_id)
     return _fit(project, config, data, run_id, callbacks, ctx, resume=False, evaluate=evaluate)
 
@@ -128,9 +146,13 @@ def resume_run(project: Project, run_id: str, *,
     refusal = resume_refusal(run_id, record.status)
     if refusal is not None:
         raise CatalogError(refusal)
-    config = TrainConfig.from_dict(record.config)
+    # A run recorded before framings existed was trained on crops, whatever its
+    # architecture asks for now.
+    config = with_resolved_framing(TrainConfig.from_dict({"face_framing": "crop",
+                                                          **record.config}))
     split = _split_of(project, record)
-    data, _ = prepare_data(project, split, record.persons, model_input_size(config), ctx)
+    data, _ = prepare_data(project, split, record, model_input_size(config), ctx,
+                           run_alignment(config))
     project.catalog.runs.set_running(run_id)
     run_dir = project.resolve_inside(record.run_dir)
     remove_stale_temps(run_dir)  # half-written checkpoints of a killed process
@@ -158,11 +180,10 @@ def _embedding_cache(project: Project, config: TrainConfig) -> EmbeddingCache | 
 
 
 def _split_of(project: Project, record: RunRecord) -> SplitData:
-    row = project.catalog.db.conn.execute("SELECT name FROM splits WHERE id = ?",
-                                          (record.split_id,)).fetchone()
-    if row is None:
+    split = run_split(project.catalog, record.split_id)
+    if split is None:
         raise CatalogError(f"Run {record.id}'s split was deleted; it cannot be resumed")
-    return ensure_split(project.catalog, row[0])
+    return split
 
 
 def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, callbacks,
@@ -176,7 +197,7 @@ def _fit(project: Project, config: TrainConfig, data: TrainData, run_id: str, ca
     report = None
     # A cancelled run is not evaluated: the user asked to stop (`facelab evaluate` can
     # still score its best checkpoint later).
-    if evaluate and finished.status in ("completed", "early_stopped"):
+    if evaluate and RunStatus(finished.status).trained_to_the_end:
         from engine.evaluation.runs import evaluate_run
 
         report = evaluate_run(project, run_id, ctx=ctx)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.data.augment_presets import PRESETS
+from engine.ingest.align import FACE_FRAMINGS
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,14 @@ STARTING_WEIGHTS = (
            "Starts from weights learnt on millions of images, then adapts them to your "
            "persons: far better with few faces. Needs the weights file on this machine."),
 )
+FACE_FRAMING_HINTS = {
+    "crop": ("Square crops", "Each face as the square crop around the detector's box, with "
+                             "its margin: what the lab's models were trained on."),
+    "aligned": ("Aligned faces", "Each face turned and scaled so that its eyes, nose and "
+                                 "mouth sit at the same places: what face networks expect."),
+}
+FACE_FRAMINGS_CHOICES = tuple(Choice(framing, *FACE_FRAMING_HINTS[framing])
+                              for framing in FACE_FRAMINGS)
 # The devices a machine has are known only at run time; these are the hints for each.
 DEVICES = (
     Choice("auto", "Automatic", "The GPU when this machine has one, otherwise the CPU."),
@@ -131,6 +140,9 @@ TRAIN_SETTINGS: tuple[Setting, ...] = (
     Setting("freeze_epochs", "Freeze, then fine-tune", "Transfer learning: train only the new "
             "head for N epochs, then fine-tune everything with a lower learning rate.", int,
             0, 1000, flags=("--freeze-epochs",)),
+    Setting("face_framing", "Face framing", "Faces as square crops around the detector's "
+            "box, or aligned on their eyes, nose and mouth (default: the architecture's own).",
+            str, choices=FACE_FRAMINGS_CHOICES, flags=("--face-framing",), in_form=False),
     Setting("device", "Device", "Where to train: auto, cpu, cuda, cuda:1, mps.", str,
             choices=DEVICES, flags=("--device",)),
     Setting("seed", "Seed", "The random seed: the same seed, data and settings train the "

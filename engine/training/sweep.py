@@ -23,14 +23,14 @@ import numpy as np
 from engine.data.augment import PRESETS
 from engine.data.splits import DEFAULT_SPLIT, ensure_split
 from engine.project import Project
-from engine.tasks import TaskContext, null_context
-from engine.training.config import TrainConfig
+from engine.tasks import Stage, TaskContext, null_context
+from engine.training.config import TrainConfig, with_resolved_framing
 from engine.training.events import TrainingEvent
 from engine.training.runner import train_run
 
 log = logging.getLogger(__name__)
 
-STAGE = "sweep"
+STAGE = Stage.SWEEP
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,8 @@ def run_sweep(project: Project, arch: str, trials: int, *, base: TrainConfig | N
 def _run_trial(project: Project, config: TrainConfig, sweep_id: str, split_name: str,
                callbacks, ctx: TaskContext) -> SweepTrial:
     known = {r.id for r in project.catalog.runs.list()}
+    # The trial's config as its run records it (the framing written out).
+    config = with_resolved_framing(config)
     try:
         result = train_run(project, config, split_name=split_name, callbacks=callbacks, ctx=ctx,
                            sweep_id=sweep_id)

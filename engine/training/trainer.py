@@ -37,8 +37,9 @@ from engine.training.device import DeviceSetup, resolve_setup, to_device, traini
 from engine.training.embedding import FaceEmbedder, HeadFeatures
 from engine.training.events import (BatchEnded, CheckpointSaved, EpochEnded, EventCallback,
                                     RunFinished, RunStarted, RunStatus, TrainingEvent)
+from engine.training.best_epoch import is_improvement
 from engine.training.run_state import (RunState, build_run_state, checkpoint_payload,
-                                       is_improvement, restore_run_state)
+                                       restore_run_state)
 from engine.training.sampling import epoch_order
 from engine.training.step import TrainStep, autocast, make_train_step
 
@@ -118,10 +119,10 @@ class Trainer:
             with training_memory(state.setup):
                 finished = self._finished(state, self._run_epochs(state))
         except Cancelled:
-            finished = self._finished(state, "cancelled")
+            finished = self._finished(state, RunStatus.CANCELLED)
         except Exception as error:
             log.exception("Training run %s failed", self.run_id)
-            failed = self._finished(state, "failed", f"{type(error).__name__}: {error}")
+            failed = self._finished(state, RunStatus.FAILED, f"{type(error).__name__}: {error}")
             with contextlib.suppress(Exception):
                 self._emit(failed)
             raise
@@ -161,13 +162,13 @@ class Trainer:
     def _run_epochs(self, state: RunState) -> RunStatus:
         while state.epoch < self.config.epochs:
             if state.stopping.should_stop:
-                return "early_stopped"
+                return RunStatus.EARLY_STOPPED
             started = time.perf_counter()
             lr = self._begin_epoch(state)
             train = self._train_epoch(state, lr)
             val = self._validate(state) if train is not None else None
             if train is None or val is None:
-                return "cancelled"
+                return RunStatus.CANCELLED
             (train_loss, train_acc, images_per_sec), (val_loss, val_acc) = train, val
             state.epoch += 1
             improved = is_improvement(val_loss, state.best["val_loss"])
@@ -184,7 +185,7 @@ class Trainer:
             payload = checkpoint_payload(state)
             self._emit(ended)
             self._save_checkpoints(state, payload, improved)
-        return "completed"
+        return RunStatus.COMPLETED
 
     def _begin_epoch(self, state: RunState) -> float:
         frozen = state.epoch < self.config.freeze_epochs
@@ -379,10 +380,10 @@ class Trainer:
         best = state.best if state else {"epoch": None, "val_loss": None, "val_acc": None}
         if not message:
             message = {
-                "completed": f"Trained {epochs_done} epochs.",
-                "early_stopped": f"Stopped early after epoch {epochs_done}: validation loss "
+                RunStatus.COMPLETED: f"Trained {epochs_done} epochs.",
+                RunStatus.EARLY_STOPPED: f"Stopped early after epoch {epochs_done}: validation loss "
                                  f"stopped improving (best at epoch {best['epoch']}).",
-                "cancelled": (f"Cancelled; {LAST_CHECKPOINT} holds epoch {epochs_done}." if epochs_done
+                RunStatus.CANCELLED: (f"Cancelled; {LAST_CHECKPOINT} holds epoch {epochs_done}." if epochs_done
                               else "Cancelled before the first epoch ended; nothing was saved."),
             }.get(status, "")
         log.info("Run %s %s: %s", self.run_id, status, message)

@@ -20,16 +20,24 @@ from engine.tasks import TaskContext
 
 if TYPE_CHECKING:
     from engine.evaluation.metrics import EvaluationReport
-    from engine.evaluation.scoreboard import ScoreboardRow
+    from engine.evaluation.scoreboard import ScoreboardRow, Standings
 
 
 @dataclass(frozen=True)
 class RunResults:
-    """What the page shows for one run: its report (None: not evaluated yet) and the
-    scoreboard of the evaluated runs on its split."""
+    """What the page shows for one run: its report (None: not evaluated yet), the
+    scoreboard seen from it (the runs scored on the same test faces, ranked, and the
+    others with why they do not compare) and the notes for the reader (an evaluation
+    older than the test set, persons the run does not cover)."""
     run_id: str
     report: EvaluationReport | None
-    scoreboard: tuple[ScoreboardRow, ...]
+    standings: Standings
+    messages: tuple[str, ...] = ()
+    stale: str = ""
+
+    @property
+    def scoreboard(self) -> tuple[ScoreboardRow, ...]:
+        return self.standings.rows
 
 
 @dataclass(frozen=True)
@@ -44,11 +52,8 @@ class GradCamImage:
 
 def load_run_results(root: Path, run_id: str):
     def job(ctx: TaskContext) -> RunResults:
-        from engine.evaluation.runs import stored_report
-
         with Project.open(root) as project:
-            return RunResults(run_id, stored_report(project, run_id),
-                              _scoreboard(project, run_id))
+            return _results(project, run_id)
     return job
 
 
@@ -58,19 +63,17 @@ def evaluate(root: Path, run_id: str):
         from engine.evaluation.runs import evaluate_run
 
         with Project.open(root) as project:
-            report = evaluate_run(project, run_id, ctx=ctx)
-            return RunResults(run_id, report, _scoreboard(project, run_id))
+            evaluate_run(project, run_id, ctx=ctx)
+            return _results(project, run_id)
     return job
 
 
-def _scoreboard(project: Project, run_id: str) -> tuple:
-    from engine.evaluation.runs import project_scoreboard
+def _results(project: Project, run_id: str) -> RunResults:
+    from engine.evaluation.runs import run_standing
 
-    split_id = project.catalog.runs.get(run_id).split_id
-    if split_id is None:
-        return ()
-    board = project_scoreboard(project, split_id=split_id)
-    return tuple(board.rows(split_id))
+    standing = run_standing(project, run_id)
+    return RunResults(run_id, standing.report, standing.standings, standing.messages(),
+                      standing.stale)
 
 
 def gradcam(root: Path, run_id: str, face_id: int):

@@ -165,21 +165,26 @@ def resume_training(root: Path, run_id: str, sink: EventSink):
 def list_runs(root: Path):
     """Every run of the project as table rows, oldest first."""
     def job(ctx: TaskContext) -> tuple[RunRow, ...]:
+        from engine.evaluation.runs import project_scoreboard
+        from engine.training.best_epoch import kept_val_acc
+
         with Project.open(root, readonly=True) as project:  # reads only: no lock needed
             runs = project.catalog.runs
+            board = project_scoreboard(project)
+            scores = {e.run_id: e.report.accuracy for e in board.entries()}
+            # The table sorted by test accuracy is the scoreboard: it marks the runs
+            # that do not compare with the newest evaluated run, with the engine's reason.
+            standings = board.standings()
             rows = []
             for record in runs.list():
                 ctx.check()
-                evaluation = runs.evaluation(record.id) or {}
                 epochs = runs.epochs(record.id)
-                best_val_acc = record.best_val_acc
-                if best_val_acc is None and epochs:  # still training: the best epoch so far
-                    best_val_acc = min(epochs, key=lambda e: e.val_loss).val_acc
                 rows.append(RunRow(
                     record.id, record.arch, record.status, record.message or "",
-                    best_val_acc, evaluation.get("accuracy"),
+                    kept_val_acc(record, epochs), scores.get(record.id),
                     epochs[-1].epoch if epochs else 0, int(record.config.get("epochs", 0)),
-                    bool(record.config.get("pretrained")), record.created_at))
+                    bool(record.config.get("pretrained")), record.created_at,
+                    standings.reason(record.id) or ""))
         return tuple(rows)
     return job
 

@@ -11,28 +11,26 @@ import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from engine.catalog.runs import resume_refusal
+from engine.catalog.runs import RunStatus, resume_refusal
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
-STATUS_WORDS = {
-    "running": "training…",
-    "completed": "completed",
-    "early_stopped": "stopped early",
-    "cancelled": "cancelled",
-    "failed": "failed",
-    "interrupted": "interrupted",
-}
-COLUMNS = ("Architecture", "Status", "Best val. acc.", "Test acc.", "Epochs", "Started")
+STATUS_WORDS = {status.value: status.words for status in RunStatus}
+COLUMNS = ("Architecture", "Status", "Val. acc. (lowest loss)", "Test acc.", "Epochs",
+           "Started")
 ARCH, STATUS, VAL_ACC, TEST_ACC, EPOCHS, STARTED = range(len(COLUMNS))
 COLUMN_TIPS = (
     "The network that was trained",
     "How the run ended. Cancelled, interrupted and failed runs can be resumed.",
-    "Best accuracy on the validation faces (used to pick the best epoch)",
-    "Accuracy of the best epoch on the test faces, which training never saw: "
-    "the fair score to compare runs",
+    "Accuracy on the validation faces of the kept epoch: the one with the lowest validation "
+    "loss, saved as best.pt and scored on the test faces. It can fall while a run trains, "
+    "when a later epoch has a lower loss but a lower accuracy.",
+    "Accuracy of the kept epoch on the test faces, which training never saw: the fair "
+    "score to compare runs. Marked * when it was measured on other test faces than the "
+    "newest run's (other persons, or an older test set): hover for why; such runs sort "
+    "after the comparable ones.",
     "Epochs trained / epochs planned",
     "When the run started",
 )
@@ -52,6 +50,8 @@ class RunRow:
     epochs_planned: int
     pretrained: bool
     created_at: float
+    # Why test_acc does not compare with the newest evaluated run's ("" when it does).
+    test_note: str = ""
 
     @property
     def resumable(self) -> bool:
@@ -127,6 +127,8 @@ class RunListModel(QAbstractTableModel):
             return self._sort_key(run, column)
         if role == RUN_ID_ROLE:
             return run.id
+        if role == Qt.ItemDataRole.ToolTipRole and column == TEST_ACC and run.test_note:
+            return f"Not comparable with the newest run: {run.test_note}."
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [f"Run {run.id}", "Pretrained weights, fine-tuned" if run.pretrained
                      else "Trained from scratch"]
@@ -153,15 +155,21 @@ class RunListModel(QAbstractTableModel):
         if column == VAL_ACC:
             return _percent(run.best_val_acc)
         if column == TEST_ACC:
-            return _percent(run.test_acc)
+            return _percent(run.test_acc) + (" *" if run.test_note and run.test_acc is not None
+                                             else "")
         if column == EPOCHS:
             return f"{run.epochs_done} / {run.epochs_planned}"
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created_at))
 
     def _sort_key(self, run: RunRow, column: int):
-        if column in (VAL_ACC, TEST_ACC):
-            value = run.best_val_acc if column == VAL_ACC else run.test_acc
-            return -1.0 if value is None else value
+        if column == VAL_ACC:
+            return -1.0 if run.best_val_acc is None else run.best_val_acc
+        if column == TEST_ACC:
+            # Comparable scores (0..1) first, then the ones that do not compare (-2..-1),
+            # then the runs without a score.
+            if run.test_acc is None:
+                return -3.0
+            return run.test_acc - 2.0 if run.test_note else run.test_acc
         if column == EPOCHS:
             return run.epochs_done
         if column == STARTED:

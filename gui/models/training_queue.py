@@ -120,7 +120,7 @@ class TrainingQueue(QObject):
     def _on_succeeded(self, entry: QueuedRun, outcome: TrainingOutcome) -> None:
         test = (f", test accuracy {100 * outcome.test_accuracy:.1f} %"
                 if outcome.test_accuracy is not None else "")
-        val = (f"best validation accuracy {100 * outcome.best_val_acc:.1f} %"
+        val = (f"validation accuracy {100 * outcome.best_val_acc:.1f} % at the lowest loss"
                if outcome.best_val_acc is not None else "no validation score")
         entry.outcome = f"{STATUS_WORDS.get(outcome.status, outcome.status)}: {val}{test}"
         entry.test_accuracy = outcome.test_accuracy
@@ -187,5 +187,5 @@ def status_line(curves: RunCurves, label: str, entry: QueuedRun | None) -> str:
     status = STATUS_WORDS.get(end.status, end.status) if end else "training elsewhere"
     text = f"{label}: {status}, {curves.epochs_done} of {curves.total_epochs or '?'} epochs"
     if end is not None and end.best_val_acc is not None:
-        text += f", best validation accuracy {100 * end.best_val_acc:.1f} %"
+        text += f", validation accuracy {100 * end.best_val_acc:.1f} % at the lowest loss"
     return text + "."

@@ -63,6 +63,9 @@ class EvaluatePage(QWidget):
         self._jobs: dict[str, JobHandle] = {}  # kind -> running job
         self._loading_run: str | None = None
         self._shown_run: str | None = None
+        # The project changed (import, relabel, persons) since the shown results were
+        # read: their notes (an older test set, persons not covered) may be out of date.
+        self._results_outdated = False
         self.scoreboard_chart: ScoreboardChart | None = None
 
         self.thumbnails = ThumbnailCache(TILE, parent=self)
@@ -97,10 +100,16 @@ class EvaluatePage(QWidget):
         return self.current_run_id is not None and self._shown_run == self.current_run_id
 
     def refresh_runs(self) -> None:
-        """Re-read the project's runs (a run finished training since)."""
+        """Re-read the project's runs (a run finished training, or was evaluated, since)."""
+        before = self.run_picker.choice(self.current_run_id)
         self.run_picker.set_choices(run_choices(self._session.catalog, self._session.root))
         run_id = self.current_run_id
-        if run_id is not None and run_id not in (self._shown_run, self._loading_run):
+        # The shown run's evaluation changed elsewhere (the training job evaluates a run
+        # after its last epoch): read it again.
+        changed = before is not None and before.run_id == run_id and \
+            self.run_picker.choice(run_id) != before
+        if run_id is not None and (changed or run_id not in (self._shown_run,
+                                                             self._loading_run)):
             self.load_run(run_id)
         self._update_buttons()
 
@@ -108,9 +117,13 @@ class EvaluatePage(QWidget):
         self.run_picker.select_run(run_id)
 
     def load_run(self, run_id: str) -> JobHandle:
-        """Read the run's stored report and its split's scoreboard (a quiet job)."""
+        """Read the run's stored report and its scoreboard (a quiet job). Another run's
+        results leave the screen at once: they must never show under this run's name."""
         self._loading_run = run_id
+        self._results_outdated = False
         self.gradcams.set_run(run_id)
+        if self._shown_run != run_id:
+            self._show_unavailable(run_id, "Reading the results…", "")
         job = self._runner.submit(jobs.load_run_results(self._session.root, run_id),
                                   title="Reading the run's results", quiet=True)
         job.succeeded.connect(self._on_results)
@@ -126,6 +139,8 @@ class EvaluatePage(QWidget):
         job = self._start("evaluate", jobs.evaluate(self._session.root, run_id),
                           f"Evaluating {choice.arch if choice else run_id}", gpu=True)
         job.succeeded.connect(self._on_evaluated)
+        job.failed.connect(lambda message, details: self._on_evaluate_failed(
+            run_id, message, details))
         return job
 
     def export_model(self, file_format: str, out_path: str) -> JobHandle | None:
@@ -218,10 +233,15 @@ class EvaluatePage(QWidget):
         scoreboard = QWidget()
         self._scoreboard_layout = QVBoxLayout(scoreboard)
         self.scoreboard_hint = QLabel("Accuracy, precision, recall and F1 (macro averages) of "
-                                      "every evaluated run on this run's test split. Click a "
-                                      "run's bars to show it.")
+                                      "every evaluated run scored on the same test faces as "
+                                      "this run. Click a run's bars to show it.")
+        self.scoreboard_hint.setWordWrap(True)
         set_muted(self.scoreboard_hint)
+        self.not_comparable_label = QLabel()
+        self.not_comparable_label.setWordWrap(True)
+        self.not_comparable_label.setTextFormat(Qt.TextFormat.PlainText)
         self._scoreboard_layout.addWidget(self.scoreboard_hint)
+        self._scoreboard_layout.addWidget(self.not_comparable_label)
         self.tabs.addTab(scoreboard, "Scoreboard")
         issues = QWidget()
         issues_layout = QVBoxLayout(issues)
@@ -244,6 +264,12 @@ class EvaluatePage(QWidget):
         self.accuracy_detail = QLabel()
         self.accuracy_detail.setWordWrap(True)
         set_muted(self.accuracy_detail)
+        # What the shown numbers do not cover: an evaluation older than the test set,
+        # persons the run never learned or that are gone.
+        self.scope_note = QLabel()
+        self.scope_note.setWordWrap(True)
+        self.scope_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.scope_note.hide()
         self.metrics_table = QTableView()
         self.metrics_table.setModel(self.metrics_model)
         self.metrics_table.verticalHeader().hide()
@@ -265,6 +291,7 @@ class EvaluatePage(QWidget):
         inner.setContentsMargins(10, 6, 10, 10)
         inner.addWidget(self.accuracy_label)
         inner.addWidget(self.accuracy_detail)
+        inner.addWidget(self.scope_note)
         inner.addWidget(self.metrics_table)
         inner.addSpacing(8)
         inner.addWidget(confusion_title)
@@ -301,6 +328,8 @@ class EvaluatePage(QWidget):
             change.face_ids))
         self.issues_model.verdict_changed.connect(session.notify_label_issues_changed)
         session.persons_changed.connect(self._on_persons_changed)
+        for signal in (session.labels_changed, session.persons_changed, session.faces_changed):
+            signal.connect(self._mark_results_outdated)
         self.run_picker.run_chosen.connect(self.load_run)
         self.evaluate_button.clicked.connect(self.evaluate_current)
         self.report_button.clicked.connect(self.report_dialog)
@@ -358,18 +387,38 @@ class EvaluatePage(QWidget):
         if self._loading_run == run_id:
             self._loading_run = None
         if run_id == self.current_run_id:
+            self._show_unavailable(run_id, "Could not read this run's results", message)
             self.banner.show_error(f"Could not read the results of {run_id}: {message}", details)
+
+    def _on_evaluate_failed(self, run_id: str, message: str, details: str) -> None:
+        if run_id != self.current_run_id:
+            return
+        if self._shown_run != run_id:  # whatever is on screen is not this run's
+            self._show_unavailable(run_id, "Evaluating failed", message)
+        self.banner.show_error(f"Evaluating {run_id} failed: {message}", details)
 
     def _on_evaluated(self, results: jobs.RunResults) -> None:
         self.run_picker.set_choices(run_choices(self._session.catalog, self._session.root))
         if results.run_id == self.current_run_id:
             self._show_results(results)
 
-    def _show_results(self, results: jobs.RunResults | None) -> None:
+    def _show_unavailable(self, run_id: str, headline: str, detail: str) -> None:
+        """No results on screen for ``run_id`` (loading, or they could not be read)."""
+        from engine.evaluation.scoreboard import Standings
+
+        self._show_results(jobs.RunResults(run_id, None, Standings(run_id, (), ())),
+                           announce=False)
+        self._shown_run = None  # nothing of this run is shown yet
+        self.accuracy_label.setText(headline)
+        self.accuracy_detail.setText(detail)
+        self.run_status.setText("")
+
+    def _show_results(self, results: jobs.RunResults | None, announce: bool = True) -> None:
         report = results.report if results else None
         self.report = report
         self._shown_run = results.run_id if results else None
         self.scoreboard_rows = results.scoreboard if results else ()
+        self._show_notes(results)
         self.metrics_model.set_report(report)
         self.metrics_table.clearSpans()
         if self.metrics_model.accuracy_row() is not None:
@@ -393,8 +442,19 @@ class EvaluatePage(QWidget):
         if self.scoreboard_chart is not None:
             self.scoreboard_chart.set_rows(self.scoreboard_rows, self.current_run_id)
         self._update_buttons()
-        if results is not None:
+        if results is not None and announce:
             self.results_shown.emit(results.run_id)
+
+    def _show_notes(self, results: jobs.RunResults | None) -> None:
+        messages = results.messages if results else ()
+        self.scope_note.setText("\n".join(f"⚠ {m}" for m in messages))
+        self.scope_note.setVisible(bool(messages))
+        left_out = results.standings.not_comparable if results else ()
+        self.not_comparable_label.setText(
+            "Not ranked with this run (their accuracies were measured on other test faces):\n"
+            + "\n".join(f"• {n.label} {n.run_id} ({n.accuracy:.1%}): {n.reason}"
+                        for n in left_out) if left_out else "")
+        self.not_comparable_label.setVisible(bool(left_out))
 
     def _fit_metrics_table(self) -> None:
         table = self.metrics_table
@@ -429,6 +489,9 @@ class EvaluatePage(QWidget):
             f"{len(self.report.samples)} test faces" if self.report is not None else
             "not evaluated yet")
 
+    def _mark_results_outdated(self, *_args) -> None:
+        self._results_outdated = True
+
     def _on_persons_changed(self) -> None:
         rows = self._session.person_rows()
         names = {row.id: row.name for row in rows}
@@ -441,7 +504,7 @@ class EvaluatePage(QWidget):
 
     def _request_library(self, title: str, face_ids: list) -> None:
         choice = self.run_picker.choice(self.current_run_id)
-        suffix = f" ({choice.arch}, {choice.text().split(' · ')[1]})" if choice else ""
+        suffix = f" ({choice.arch}, {choice.started_text})" if choice else ""
         self.library_review_requested.emit(title + suffix, list(face_ids))
 
     def _apply_verdicts(self, face_ids: list, status: str) -> None:
@@ -491,6 +554,11 @@ class EvaluatePage(QWidget):
             QMetaMethod.fromSignal(self.library_review_requested)))
         self._update_pictures()
         self.refresh_runs()  # a run may have finished training while another page showed
+        if self._results_outdated and self.current_run_id is not None and \
+                self._loading_run is None:
+            # Read again on showing, not while shown: a relabel in this page's gallery
+            # must not reset the gallery under the pointer.
+            self.load_run(self.current_run_id)
 
     def event(self, event: QEvent) -> bool:
         if event.type() in (QEvent.Type.DevicePixelRatioChange, QEvent.Type.PaletteChange):

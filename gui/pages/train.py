@@ -232,7 +232,8 @@ class TrainPage(QWidget):
         state = {"form": self.form.values() if self.choices else self._pending.form,
                  "checked": checked,
                  "splitter": bytes(self.splitter.saveState().toBase64()).decode(),
-                 "right": bytes(self.right_splitter.saveState().toBase64()).decode()}
+                 "right": bytes(self.right_splitter.saveState().toBase64()).decode(),
+                 "sort": self.runs_view.sort_state()}
         return QByteArray(json.dumps(state).encode())
 
     def restore_state(self, blob: QByteArray) -> None:
@@ -242,6 +243,7 @@ class TrainPage(QWidget):
             self.right_splitter.restoreState(QByteArray.fromBase64(state["right"].encode()))
             self._pending = _Pending(dict(state.get("form", {})),
                                      tuple(state.get("checked", ())))
+            self.runs_view.restore_sort_state(dict(state.get("sort", {})))
         except (ValueError, KeyError, TypeError, AttributeError):
             return  # a state from another version: the defaults will do
         self.form.set_values(self._pending.form)
@@ -496,7 +498,7 @@ class TrainPage(QWidget):
         """A run's curves from the catalog: one run's rows, quick on the UI thread."""
         runs = self._session.catalog.runs
         record = runs.get(run_id)
-        end = None if record.status == "running" else RunEnd(
+        end = None if not record.status.finished else RunEnd(
             record.status, record.message or "", record.best_epoch, record.best_val_acc)
         return RunCurves.from_epochs(run_id, record.arch, runs.epochs(run_id),
                                      int(record.config.get("epochs", 0)), end)

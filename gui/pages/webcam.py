@@ -44,8 +44,6 @@ VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All 
 NO_RUN_TEXT = ("No trained run yet: the live view names people with a trained model. "
                "<a href='train'>Train one on the Train page</a>, then come back.")
 IDLE_TEXT = "Choose a run and a source, then press Start."
-ENDINGS = {"stopped": "Stopped.", "cancelled": "Stopped.", "end of video": "The video ended.",
-           "frame limit": "Stopped."}
 
 
 class WebcamPage(QWidget):
@@ -357,7 +355,7 @@ class WebcamPage(QWidget):
         self.show_message(message, error=True)
 
     def _on_live_ended(self, summary) -> None:
-        self.show_message(ENDINGS.get(summary.ended, ""))
+        self.show_message(summary.ended.words)
 
     def _on_live_finished(self) -> None:
         job, self.live_job = self.live_job, None

@@ -189,6 +189,7 @@ class ErrorGalleryPanel(QWidget):
         self.view = ErrorGalleryView()
         self.view.setModel(model)
         self.title_label = QLabel()
+        self._shown_title = ""  # what the faces shown are (the label adds their count)
         font = self.title_label.font()
         font.setBold(True)
         self.title_label.setFont(font)
@@ -327,6 +328,7 @@ class ErrorGalleryPanel(QWidget):
             title = "Misclassified"
             self.view.empty_text = "No mistakes: every test face was named correctly."
         self.model.set_samples(samples)
+        self._shown_title = title
         self.title_label.setText(f"{title} · {len(samples)}")
         self.hint_label.setText("Red frame: wrong, green: right; the white bar is the "
                                 "model's confidence. Select faces, then “Label as…” (L) to "
@@ -360,7 +362,7 @@ class ErrorGalleryPanel(QWidget):
 
     def _request_library(self) -> None:
         """The selected faces, or every face shown when none is selected."""
-        title = self.title_label.text().split(" · ")[0]
+        title = self._shown_title
         selected = self.view.selected_face_ids()
         if selected:
             noun = "face" if len(selected) == 1 else "faces"

@@ -5,18 +5,16 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from engine.display import size_text
-from engine.tasks import Progress
+from engine.tasks import Progress, Stage, stage_words
 from gui.jobs import JobHandle, JobRunner, JobState
 
+# A stage that counts bytes is shown as sizes, and the bar counts kB (its range is an int).
+BYTES_PER_BAR_STEP = 1000
 
-# Engine stage names as the user reads them; other stages show as they are.
-STAGE_WORDS = {"import": "reading photos", "crop": "finding faces",
-               "cache": "preparing faces", "embed": "computing face features",
-               "train": "training", "report": "writing the report",
-               "mistakes": "looking for label mistakes", "sweep": "searching settings",
-               "download": "downloading"}
-# Stages that count bytes: shown as sizes, and the bar counts kB (its range is an int).
-BYTE_STAGES = {"download": 1000}
+
+def _bytes_unit(stage: str) -> int | None:
+    return BYTES_PER_BAR_STEP if stage in Stage.__members__.values() \
+        and Stage(stage).counts_bytes else None
 
 
 class JobStatusWidget(QWidget):
@@ -83,13 +81,13 @@ class JobStatusWidget(QWidget):
         elif progress is None:
             text = f"{job.title}…"
         else:
-            bytes_unit = BYTE_STAGES.get(progress.stage)
+            bytes_unit = _bytes_unit(progress.stage)
             detail = (f" — {progress.message}" if progress.message
                       and (progress.total == 0 or bytes_unit) else "")
-            text = f"{job.title}: {STAGE_WORDS.get(progress.stage, progress.stage)}{detail}"
+            text = f"{job.title}: {stage_words(progress.stage)}{detail}"
         self.label.setText(text + self._waiting)
         if progress is not None and progress.total > 0:
-            unit = BYTE_STAGES.get(progress.stage, 1)
+            unit = _bytes_unit(progress.stage) or 1
             done = min(progress.done, progress.total)
             self.progress_bar.setRange(0, progress.total // unit)
             self.progress_bar.setValue(done // unit)

@@ -12,6 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from engine.catalog import Catalog
+from engine.catalog.runs import RunStatus
 
 BEST_CHECKPOINT = "best.pt"
 
@@ -28,10 +29,15 @@ class RunChoice:
     def evaluated(self) -> bool:
         return self.accuracy is not None
 
+    @property
+    def started_text(self) -> str:
+        return time.strftime("%d %b %H:%M", time.localtime(self.created_at))
+
     def text(self) -> str:
-        when = time.strftime("%d %b %H:%M", time.localtime(self.created_at))
+        when = self.started_text
         score = f"{self.accuracy:.1%}" if self.accuracy is not None else "not evaluated"
-        status = "" if self.status in ("completed", "early_stopped") else f" · {self.status}"
+        status = (""  if RunStatus(self.status).trained_to_the_end
+                  else f" · {RunStatus(self.status).words}")
         return f"{self.arch} · {when} · {score}{status}"
 
 
@@ -41,7 +47,7 @@ def run_choices(catalog: Catalog, root: Path) -> list[RunChoice]:
     for record in catalog.runs.list():
         run_dir = Path(record.run_dir)
         run_dir = run_dir if run_dir.is_absolute() else root / run_dir
-        if record.status == "running" or not (run_dir / BEST_CHECKPOINT).is_file():
+        if not record.status.finished or not (run_dir / BEST_CHECKPOINT).is_file():
             continue
         stored = catalog.runs.evaluation(record.id)
         accuracy = float(stored["accuracy"]) if stored else None
@@ -64,20 +70,26 @@ class RunPicker(QComboBox):
         self.currentIndexChanged.connect(self._on_index_changed)
 
     def set_choices(self, choices: list[RunChoice]) -> None:
-        """Refill, keeping the chosen run; else choose the newest evaluated run."""
+        """Refill (``choices`` newest first). A run that appeared since the last fill
+        (one just trained) is chosen, the newest of them; else the chosen run is kept;
+        else the newest run."""
         keep = self.current_run_id()
         if choices == self._choices:
             return
+        known = {c.run_id for c in self._choices}
+        appeared = [i for i, c in enumerate(choices) if c.run_id not in known]
         self._choices = list(choices)
         self.blockSignals(True)
         self.clear()
         for choice in choices:
             self.addItem(choice.text(), choice.run_id)
         ids = [c.run_id for c in choices]
-        if keep in ids:
+        if known and appeared:
+            row = appeared[0]
+        elif keep in ids:
             row = ids.index(keep)
         else:
-            row = next((i for i, c in enumerate(choices) if c.evaluated), 0 if choices else -1)
+            row = 0 if choices else -1
         self.setCurrentIndex(row)
         self.blockSignals(False)
         # The list shows every entry whole, however narrow the box is made.

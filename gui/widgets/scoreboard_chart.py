@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 METRICS = (("Accuracy", "accuracy", "#4C72B0"), ("Precision", "macro_precision", "#DD8452"),
            ("Recall", "macro_recall", "#55A868"), ("F1", "macro_f1", "#C44E52"))
 BAR_WIDTH = 0.19
+# Scores are fractions: the axis is labelled 0-100% only; the view goes a little higher
+# so that the value labels above full bars stay inside it.
+SCORE_TICKS = tuple((k / 5, f"{20 * k}%") for k in range(6))
+VIEW_TOP = 1.16
 
 
 def run_label(row: ScoreboardRow) -> str:
@@ -46,6 +50,7 @@ class ScoreboardChart(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         self.plot.showGrid(x=False, y=True, alpha=0.25)
         self.plot.setLabel("left", "Score")
+        self.plot.getAxis("left").setTicks([list(SCORE_TICKS), []])
         self.legend = self.plot.addLegend(offset=(10, 5), colCount=4)
         self.bars: list[pg.BarGraphItem] = []
         self.value_items: list[pg.TextItem] = []
@@ -69,6 +74,10 @@ class ScoreboardChart(QWidget):
 
     def value_labels(self) -> list[str]:
         return [item.textItem.toPlainText() for item in self.value_items]
+
+    def score_ticks(self) -> list[str]:
+        """The left axis's tick labels, bottom to top."""
+        return [label for _, label in self.plot.getAxis("left")._tickLevels[0]]
 
     def bar_heights(self) -> dict[str, list[float]]:
         """Metric title -> one height per run group, in chart order."""
@@ -104,9 +113,9 @@ class ScoreboardChart(QWidget):
         self.plot.getAxis("bottom").setTicks([ticks])
         self.plot.getAxis("bottom").setHeight(44)
         self.plot.setXRange(-0.6, max(0, len(self._rows) - 1) + 0.6, padding=0)
-        self.plot.setYRange(0.0, 1.18, padding=0)
-        self.plot.setTitle("Runs on the same test split, best first" if self._rows else
-                           "No evaluated runs on this split yet")
+        self.plot.setYRange(0.0, VIEW_TOP, padding=0)
+        self.plot.setTitle("Runs scored on the same test faces, best first" if self._rows else
+                           "No evaluated run to compare yet")
 
     def _apply_palette(self) -> None:
         palette = self.palette()

@@ -367,7 +367,7 @@ def test_which_runs_can_be_resumed_is_one_engine_rule(catalog):
 
     for status in ("cancelled", "interrupted", "failed"):
         assert resume_refusal("r", status) is None
-    assert "already finished (early stopped)" in resume_refusal("r", "early_stopped")
+    assert "already finished (stopped early)" in resume_refusal("r", "early_stopped")
     assert "training now" in resume_refusal("r", "running")
     catalog.runs.create(run_id="r1", arch="customcnn1", split_id=None, config={},
                         persons=["a"], run_dir="runs/r1")

@@ -32,16 +32,19 @@ def test_a_version_2_catalog_upgrades_and_keeps_its_data(tmp_path, monkeypatch):
         old_facelab.setattr("engine.catalog.db.LATEST_VERSION", 2)
         old = Catalog(path)
         assert old.db.schema_version() == 2
-        # as FaceLab wrote it then (today's ensure_person needs the later columns)
+        # as FaceLab wrote it then (today's ensure_person and runs.create need later columns)
         old.db.conn.execute("INSERT INTO persons(name, created_at) VALUES ('Alice', 0)")
-        old.runs.create(run_id="r1", arch="customcnn1", split_id=None, config={},
-                        persons=["Alice"], run_dir="runs/r1")
+        with old.db.write() as conn:  # the columns a version-2 FaceLab wrote
+            conn.execute("""INSERT INTO runs(id, arch, split_id, config, persons, status,
+                            run_dir, created_at) VALUES ('r1', 'customcnn1', NULL, '{}',
+                            '["Alice"]', 'completed', 'runs/r1', 0)""")
         old.close()
 
     upgraded = Catalog(path)
     assert upgraded.db.schema_version() == LATEST_VERSION >= SETTINGS_VERSION
     assert upgraded.person_counts() == {"Alice": 0}
     assert upgraded.runs.get("r1").persons == ("Alice",)
+    assert upgraded.runs.get("r1").person_ids is None  # matched by name (run_persons)
     assert upgraded.get_setting("crop_settings") is None
     upgraded.set_setting("crop_settings", "{}")
     assert upgraded.get_setting("crop_settings") == "{}"

@@ -36,7 +36,8 @@ def test_run_is_recorded_epoch_by_epoch_and_evaluated_on_the_test_split(project)
     result = train_run(project, _config(), callbacks=[seen.append])
     record = project.catalog.runs.get(result.run_id)
     assert record.status == "completed" and record.arch == TINY_ARCH
-    assert record.config == _config().to_dict()
+    # The config as given, with the framing the run resolved (the architecture's own).
+    assert record.config == {**_config().to_dict(), "face_framing": "crop"}
     assert sorted(record.persons) == sorted(project.catalog.person_counts())
     epochs = project.catalog.runs.epochs(result.run_id)
     assert [e.epoch for e in epochs] == [1, 2, 3]
@@ -48,7 +49,7 @@ def test_run_is_recorded_epoch_by_epoch_and_evaluated_on_the_test_split(project)
 
     test_faces = {f for f, _ in ensure_split(project.catalog).test}
     assert {s.sample_id for s in report.samples} == test_faces
-    rows = project_scoreboard(project).rows(record.split_id)
+    rows = project_scoreboard(project).rows()
     assert [r.run_id for r in rows] == [result.run_id]
 
 
@@ -98,9 +99,11 @@ def test_cli_train_evaluate_compare(project, tmp_path, capsys):
 
     assert cli_main(["compare", root, "--archs", f"{TINY_ARCH},{TINY_ARCH}", "--epochs", "1",
                      "--augment", "none", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    standings = json.loads(capsys.readouterr().out)
+    rows = standings["ranked"]
     assert [r["rank"] for r in rows] == [1, 2]
     assert rows[0]["accuracy"] >= rows[1]["accuracy"]
+    assert standings["not_comparable"] == []
 
     assert cli_main(["runs", root, "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 3

@@ -54,3 +54,31 @@ def test_a_status_change_updates_in_place(qtbot):
     assert changed == [0] and not resets
     model.set_runs([_row(1, "cancelled"), _row(2), _row(3)])
     assert resets == [True] and model.rowCount() == 3
+
+
+def test_the_validation_column_says_which_accuracy_it_shows():
+    """Issue 18: "Best val. acc." fell during a run: it is the accuracy of the epoch
+    with the lowest validation loss (the kept model), and now says so."""
+    model = RunListModel()
+    header = model.headerData(VAL_ACC, Qt.Orientation.Horizontal)
+    assert header == "Val. acc. (lowest loss)" and "Best" not in header
+    tip = model.headerData(VAL_ACC, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert "lowest validation loss" in tip and "can fall" in tip
+
+
+def test_a_test_accuracy_that_does_not_compare_is_marked_and_sorted_after():
+    model = RunListModel()
+    other = RunRow("run-9", "customcnn1", "completed", "", 0.5, 0.95, 3, 3, False,
+                   1_700_000_009.0, test_note="trained on 5 persons, not 6")
+    model.set_runs([_row(1, test_acc=0.7), other, _row(2, test_acc=None),
+                    _row(3, test_acc=0.9)])
+    assert model.index(1, TEST_ACC).data() == "95.0 % *"
+    assert "trained on 5 persons, not 6" in model.index(1, TEST_ACC).data(
+        Qt.ItemDataRole.ToolTipRole)
+    assert model.index(0, TEST_ACC).data() == "70.0 %"
+    proxy = QSortFilterProxyModel()
+    proxy.setSourceModel(model)
+    proxy.setSortRole(SORT_ROLE)
+    proxy.sort(TEST_ACC, Qt.SortOrder.DescendingOrder)
+    assert [proxy.index(r, 0).data(RUN_ID_ROLE) for r in range(4)] == \
+        ["run-3", "run-1", "run-9", "run-2"]

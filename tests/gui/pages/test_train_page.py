@@ -302,12 +302,16 @@ def test_resume_follows_the_selection_by_mouse_keys_or_code(qtbot, window, celeb
         assert page._selected_run_id() == ids[status]
         assert page.resume_button.isEnabled() == (status != "completed"), status
 
+    from gui.models.runs import RUN_ID_ROLE
+
     page.runs_view.setFocus()
     _click_run(qtbot, page, ids["completed"])
-    # Newest first: the cancelled run is the row above the completed one.
-    qtbot.keyClick(page.runs_view, Qt.Key.Key_Up)
-    assert page._selected_run_id() == ids["cancelled"]
-    assert page.resume_button.isEnabled()
+    # The arrow keys move to the neighbouring row, whatever the table's sort order.
+    row = page.runs_view.currentIndex().row()
+    key, neighbour = (Qt.Key.Key_Up, row - 1) if row > 0 else (Qt.Key.Key_Down, row + 1)
+    qtbot.keyClick(page.runs_view, key)
+    assert page._selected_run_id() == page.runs_proxy.index(neighbour, 0).data(RUN_ID_ROLE)
+    assert page.resume_button.isEnabled()  # every other run here is resumable
     page.show_run(ids["completed"])
     assert not page.resume_button.isEnabled()
     page.show_run(ids["interrupted"])

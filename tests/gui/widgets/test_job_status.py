@@ -6,15 +6,27 @@ import threading
 
 import pytest
 
+from engine.tasks import Stage
 from gui.widgets.job_status import JobStatusWidget
 
-# Every stage name the engine reports (engine/*: ctx.report(STAGE, ...)).
-ENGINE_STAGES = ["import", "crop", "cache", "train", "report", "mistakes", "sweep"]
+# Every stage the engine reports (engine/*: ctx.report(Stage.X, ...)), bytes apart.
+ENGINE_STAGES = [stage for stage in Stage if not stage.counts_bytes]
+
+
+def test_every_stage_the_engine_reports_is_declared():
+    """A ctx.report(...) with a stage that is not a Stage would read as a bare word."""
+    import re
+    from pathlib import Path
+
+    engine = Path(__file__).resolve().parents[3] / "engine"
+    literals = set()
+    for path in engine.rglob("*.py"):
+        literals |= set(re.findall(r"\.report\(\s*\"(\w+)\"", path.read_text("utf-8")))
+    assert literals <= {stage.value for stage in Stage}, literals
 
 
 @pytest.mark.parametrize("stage", ENGINE_STAGES)
 def test_an_engine_stage_reads_as_words(qtbot, runner, stage):
-    from gui.widgets.job_status import STAGE_WORDS
 
     widget = JobStatusWidget(runner)
     qtbot.addWidget(widget)
@@ -27,8 +39,8 @@ def test_an_engine_stage_reads_as_words(qtbot, runner, stage):
     handle = runner.submit(job, title="Work")
     try:
         qtbot.waitUntil(lambda: widget.progress_bar.maximum() == 10, timeout=10_000)
-        assert widget.label.text() == f"Work: {STAGE_WORDS[stage]}"
-        assert STAGE_WORDS[stage] != stage
+        assert widget.label.text() == f"Work: {stage.words}"
+        assert stage.words != stage.value
         assert widget.progress_bar.format() == "3 / 10"
     finally:
         release.set()
