@@ -156,16 +156,16 @@ def auto_preview(device: str = "auto") -> str:
     arch, _missing = _pretrained_candidate(kind)
     if arch is None:
         spec = get_spec(SCRATCH_ARCH)
-        return (f"No pretrained weights on this machine, so {spec.display_name} from scratch at "
-                f"{SCRATCH_INPUT_SIZE[kind]} px with augmentation, for as many epochs as fit "
+        return (f"No pretrained weights here: {spec.display_name} from scratch at "
+                f"{SCRATCH_INPUT_SIZE[kind]} px, for as many epochs as fit "
                 f"{TIME_BUDGET_S[kind] // 60} minutes on this {kind.upper()}.")
     spec = get_spec(arch)
+    name = spec.display_name.split(" (")[0]  # "Face ResNet": the list row is two lines
     if spec.embedder_path is not None:
-        return (f"{spec.display_name}: learned on millions of faces, so a classifier on its "
-                "face features trains in seconds and beats any network trained from scratch "
-                "here.")
-    return (f"{spec.display_name} with its {spec.pretrained_dataset} weights (the best "
-            f"pretrained network on this {kind.upper()}): head first, then fine-tuning.")
+        return (f"Picks {name}, frozen: learned on millions of faces, it needs "
+                "only a classifier on top (seconds).")
+    return (f"Picks {name} with its {spec.pretrained_dataset} weights (the best "
+            f"pretrained network here): head first, then fine-tuning.")
 
 
 def _pretrained_candidate(kind: str) -> tuple[str | None, list[str]]:

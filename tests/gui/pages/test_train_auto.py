@@ -47,7 +47,7 @@ def test_automatic_trains_face_resnet_and_the_evaluate_page_shows_it(qtbot, wind
     page.form.set_values({"pretrained": False, "device": "cpu"})  # only the device counts
     assert page._start_problem() == ""
     [job] = page.start_training()
-    assert page.message_text().startswith("Automatic: Face ResNet")
+    assert page.message_text().startswith("Automatic: Picks Face ResNet")
     entry = page.queue.entries[-1]
     qtbot.waitUntil(lambda: job.state.finished, timeout=WAIT_MS)
     assert job.state is JobState.SUCCEEDED, job.error_message
