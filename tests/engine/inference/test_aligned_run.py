@@ -191,6 +191,9 @@ def test_a_run_recorded_before_framings_resumes_on_crops(project):
     project.catalog.runs.create(run_id="legacy-run", arch=ALIGNED_ARCH, split_id=split.split.id,
                                 config=legacy, persons=persons,
                                 run_dir=project.stored_path(project.runs_dir / "legacy-run"))
+    # Killed before its first checkpoint, as a run of an older FaceLab may have been.
+    project.catalog.runs.finish("legacy-run", "interrupted", best_epoch=None,
+                                best_val_loss=None, best_val_acc=None)
     result = resume_run(project, "legacy-run", evaluate=False)
     assert result.finished.status == "completed"
     trained = load_trained_model(run_checkpoint(project, "legacy-run"))
