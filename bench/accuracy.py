@@ -5,8 +5,15 @@
            (engine.models' "customcnn1" is the lab's exact network), Adam lr 1e-3,
            CrossEntropy, batch 32, RECIPE_EPOCHS epochs, the last epoch's model.
   auto:    FaceLab's pipeline: import, MTCNN face crops, then `auto_config` (what
-           `facelab train --arch auto` trains) and `train_run`, no pretrained
-           weights (this machine has none and never downloads any).
+           `facelab train --arch auto` trains) and `train_run`. With Face ResNet's
+           weights on the machine (requirements.txt installs them) that is the
+           instant path: the network frozen, every face embedded once, a head
+           trained on the embeddings. Its time is the whole of `facelab train`'s
+           work, the embedding of every face included (the project's embedding
+           cache is emptied first).
+  scratch: (--scratch) `--arch auto --scratch`: what auto trains without
+           pretrained weights (a ResNet-18 from scratch, epochs fitted to a
+           10-minute budget), the figure FaceLab reached before Face ResNet.
 
 Both sides use one seeded stratified 80/20 split of the photo files: the recipe
 trains on the 80% and tests on the 20%; FaceLab gets the identical split through
@@ -15,8 +22,8 @@ carved out of the same 80%), and both are scored by engine.evaluation.metrics.
 Printed per data set: accuracy, macro F1, auto/recipe ratios and the time of each
 step (import + crop counts as FaceLab's cost).
 
-    .venv/bin/python bench/accuracy.py [--sets lfw20,5celeb] [--recipe-epochs 10]
-        [--workdir DIR (keeps the cropped projects for a re-run)] [--threads 1]
+    .venv/bin/python bench/accuracy.py [--sets lfw20,5celeb] [--recipe-epochs 10 (0: skip)]
+        [--scratch] [--workdir DIR (keeps the cropped projects for a re-run)] [--threads 1]
 
 `--threads 1` is the default: on this shared 2-core machine two OpenMP threads
 spin-wait on each other whenever another process holds a core, and training
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -159,27 +167,30 @@ def give_split(project: Project, files: list[Path], train: np.ndarray, test: np.
     catalog.add_split_members(split.id, sorted(wanted.items()))
 
 
-def run_auto(project: Project) -> Score:
+def run_auto(project: Project, given: dict | None = None, label: str = "auto") -> tuple[Score, str]:
+    """`facelab train --arch auto` (with the options `given`): its score and architecture."""
     from engine.training.auto import auto_config
     from engine.training.events import EpochEnded
     from engine.training.runner import train_run
 
+    # Every face is embedded again: the time is a first run's.
+    shutil.rmtree(project.root / "cache" / "embeddings", ignore_errors=True)
     started = time.perf_counter()
-    config, reason = auto_config(project, split_name=SPLIT_NAME)
-    print(f"    auto: {reason}", flush=True)
+    config, reason = auto_config(project, given, split_name=SPLIT_NAME)
+    print(f"    {label}: {reason}", flush=True)
 
     def on_event(event) -> None:
         if isinstance(event, EpochEnded):
-            print(f"    auto epoch {event.epoch}/{config.epochs}: val acc {event.val_acc:.1%} "
+            print(f"    {label} epoch {event.epoch}/{config.epochs}: val acc {event.val_acc:.1%} "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
 
     result = train_run(project, config, split_name=SPLIT_NAME, callbacks=[on_event])
     report = result.report
-    return Score(report.accuracy, report.macro_f1, time.perf_counter() - started)
+    return Score(report.accuracy, report.macro_f1, time.perf_counter() - started), config.arch
 
 
 # --------------------------------------------------------------------- main
-def bench_set(root: Path, workdir: Path, recipe_epochs: int) -> dict:
+def bench_set(root: Path, workdir: Path, recipe_epochs: int, scratch: bool) -> dict:
     files, targets, classes, train, test = photo_split(root)
     print(f"\n{root.name}: {len(files)} photos of {len(classes)} persons; "
           f"{len(train)} train / {len(test)} test photos (seed {SPLIT_SEED})", flush=True)
@@ -187,21 +198,31 @@ def bench_set(root: Path, workdir: Path, recipe_epochs: int) -> dict:
     with project:
         give_split(project, files, train, test, targets)
         print(f"  FaceLab import + crop: {prepare_s:.0f} s", flush=True)
-        auto = run_auto(project)
-    print(f"  auto:   accuracy {auto.accuracy:.1%}, macro F1 {auto.macro_f1:.3f} "
-          f"({auto.seconds:.0f} s)", flush=True)
-    recipe = run_recipe(root, train, test, recipe_epochs)
-    print(f"  recipe: accuracy {recipe.accuracy:.1%}, macro F1 {recipe.macro_f1:.3f} "
-          f"({recipe.seconds:.0f} s)", flush=True)
-    return {"set": root.name, "recipe": recipe, "auto": auto, "prepare_s": prepare_s,
-            "test_photos": len(test)}
+        auto, arch = run_auto(project)
+        print(f"  auto ({arch}): accuracy {auto.accuracy:.1%}, macro F1 {auto.macro_f1:.3f} "
+              f"({auto.seconds:.0f} s)", flush=True)
+        from_scratch = None
+        if scratch:
+            from_scratch, _ = run_auto(project, {"pretrained": False}, "scratch")
+            print(f"  auto --scratch: accuracy {from_scratch.accuracy:.1%}, macro F1 "
+                  f"{from_scratch.macro_f1:.3f} ({from_scratch.seconds:.0f} s)", flush=True)
+    recipe = None
+    if recipe_epochs:
+        recipe = run_recipe(root, train, test, recipe_epochs)
+        print(f"  recipe: accuracy {recipe.accuracy:.1%}, macro F1 {recipe.macro_f1:.3f} "
+              f"({recipe.seconds:.0f} s)", flush=True)
+    return {"set": root.name, "recipe": recipe, "auto": auto, "arch": arch,
+            "scratch": from_scratch, "prepare_s": prepare_s, "test_photos": len(test)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--sets", default="lfw20,5celeb")
-    parser.add_argument("--recipe-epochs", type=int, default=RECIPE_EPOCHS)
+    parser.add_argument("--recipe-epochs", type=int, default=RECIPE_EPOCHS,
+                        help="epochs of the lab's recipe (0: leave it out)")
+    parser.add_argument("--scratch", action="store_true",
+                        help="also train `--arch auto --scratch` (10 minutes a set on a CPU)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -211,18 +232,25 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.1f} at start; recipe {args.recipe_epochs} epochs")
     with tempfile.TemporaryDirectory(prefix="facelab-bench-accuracy-") as scratch:
         workdir = args.workdir or Path(scratch)
-        results = [bench_set(args.datasets / name, workdir, args.recipe_epochs)
+        results = [bench_set(args.datasets / name, workdir, args.recipe_epochs, args.scratch)
                    for name in args.sets.split(",")]
     total = time.perf_counter() - started
-    print(f"\n{'set':<8}{'test':>6}  {'recipe acc':>10} {'F1':>6}  {'auto acc':>9} {'F1':>6}  "
-          f"{'acc ratio':>9} {'F1 ratio':>8}  {'recipe s':>8} {'crop s':>7} {'auto s':>7}")
+    print(f"\n{'set':<8}{'test':>6}  {'row':<22}{'acc':>7} {'F1':>6}  {'acc ratio':>9} "
+          f"{'F1 ratio':>8} {'train s':>8}")
     for r in results:
-        recipe, auto = r["recipe"], r["auto"]
-        print(f"{r['set']:<8}{r['test_photos']:>6}  {recipe.accuracy:>10.1%} {recipe.macro_f1:>6.3f}"
-              f"  {auto.accuracy:>9.1%} {auto.macro_f1:>6.3f}  "
-              f"{auto.accuracy / max(recipe.accuracy, 1e-9):>8.2f}x "
-              f"{auto.macro_f1 / max(recipe.macro_f1, 1e-9):>7.2f}x  {recipe.seconds:>8.0f} "
-              f"{r['prepare_s']:>7.0f} {auto.seconds:>7.0f}")
+        recipe = r["recipe"]
+        rows = [("recipe (CustomCNN1)", recipe), (f"auto ({r['arch']})", r["auto"]),
+                ("auto --scratch", r["scratch"])]
+        for name, score in rows:
+            if score is None:
+                continue
+            ratios = (f"{score.accuracy / max(recipe.accuracy, 1e-9):>8.2f}x "
+                      f"{score.macro_f1 / max(recipe.macro_f1, 1e-9):>7.2f}x" if recipe
+                      else f"{'-':>9} {'-':>8}")
+            print(f"{r['set']:<8}{r['test_photos']:>6}  {name:<22}{score.accuracy:>7.1%} "
+                  f"{score.macro_f1:>6.3f}  {ratios} {score.seconds:>8.0f}")
+        print(f"{r['set']:<8}{'':>6}  {'(import + crop)':<22}{'':>7} {'':>6}  {'':>9} {'':>8} "
+              f"{r['prepare_s']:>8.0f}")
     print(f"total {total / 60:.1f} min; load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 

@@ -59,6 +59,7 @@ def load_training_choices():
         from engine.data.augment import PRESETS
         from engine.models import list_architectures, weights_status
         from engine.models.weights_download import is_downloadable
+        from engine.training.auto import AUTO_ARCH, auto_preview, offer_order
         from engine.training.config import CLASS_WEIGHTINGS, OPTIMIZERS
 
         archs = []
@@ -69,6 +70,12 @@ def load_training_choices():
                 spec.name, spec.display_name, spec.description, spec.input_size,
                 spec.pretrained_dataset or ("pretrained" if spec.has_pretrained_weights else None),
                 status.available, status.message, is_downloadable(spec)))
+        by_name = {arch.name: arch for arch in archs}
+        archs = [by_name[name] for name in offer_order(list(by_name))]
+        preview = auto_preview()
+        archs.insert(1 if archs and archs[0].weights_available else 0, ArchitectureInfo(
+            AUTO_ARCH, "Automatic (best for this machine)", preview, 0, None, True,
+            "FaceLab chooses when the run starts: " + preview, automatic=True))
         devices = [("auto", "Automatic"), ("cpu", "CPU")]
         if torch.cuda.is_available():
             devices.append(("cuda", f"CUDA GPU ({torch.cuda.get_device_name(0)})"))
@@ -121,6 +128,22 @@ def train_architecture(root: Path, settings: tuple[tuple[str, Any], ...], sink: 
             _require_two_persons(project)
             if config.pretrained:
                 _require_weights(config.arch)
+            result = train_run(project, config, callbacks=[sink], ctx=ctx)
+        return _outcome(config.arch, result)
+    return job
+
+
+def train_automatic(root: Path, device: str, sink: EventSink):
+    """Train the run `facelab train --arch auto` would: the engine's `auto_config` picks
+    the network and its settings for this project on this machine (only the device
+    comes from the form)."""
+    def job(ctx: TaskContext) -> TrainingOutcome:
+        from engine.training.auto import auto_config
+        from engine.training.runner import train_run
+
+        with Project.open(root) as project:
+            _require_two_persons(project)
+            config, _why = auto_config(project, {"device": device})
             result = train_run(project, config, callbacks=[sink], ctx=ctx)
         return _outcome(config.arch, result)
     return job

@@ -36,16 +36,21 @@ class ArchitectureInfo:
     weights_available: bool
     weights_message: str             # where the file was found, or how to get it
     weights_downloadable: bool = False  # a published file "Download weights" can fetch
+    # The "auto" row: the engine picks the network and settings when the run starts
+    # (`description` says what it will pick on this machine, and why).
+    automatic: bool = False
 
     @property
     def weights_state(self) -> str:
-        if self.pretrained_dataset is None:
+        if self.pretrained_dataset is None or self.automatic:
             return WEIGHTS_NONE
         return WEIGHTS_AVAILABLE if self.weights_available else WEIGHTS_MISSING
 
     @property
     def weights_text(self) -> str:
         state = self.weights_state
+        if self.automatic:
+            return "chooses the network and settings for this machine"
         if state == WEIGHTS_NONE:
             return "no pretrained weights: trains from scratch"
         if state == WEIGHTS_AVAILABLE:
@@ -61,6 +66,8 @@ class ArchitectureInfo:
     def weights_badge(self) -> str:
         """The short form the list shows beside the name."""
         state = self.weights_state
+        if self.automatic:
+            return "picks for you"
         if state == WEIGHTS_NONE:
             return "from scratch only"
         if state == WEIGHTS_AVAILABLE:
@@ -162,6 +169,8 @@ def missing_weights_message(archs: Sequence[ArchitectureInfo]) -> str:
     never a silent switch to training from scratch."""
     problems = []
     for arch in archs:
+        if arch.automatic:  # it picks from what is on this machine, or from scratch
+            continue
         if arch.weights_state == WEIGHTS_NONE:
             problems.append(f"{arch.display_name} has no pretrained weights: it can only be "
                             "trained from scratch.")

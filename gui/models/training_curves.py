@@ -106,6 +106,8 @@ class RunCurves:
 
     def _on_RunStarted(self, when: float, event: Any) -> None:  # noqa: N802 - event names
         self.run_id = event.run_id
+        # An automatic run learns its network here: the engine chose it at the start.
+        self.arch = event.config.get("arch", self.arch)
         self.device = event.device
         self.total_epochs = event.epochs
         self.start_epoch = event.start_epoch

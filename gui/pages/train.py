@@ -21,7 +21,8 @@ from engine.catalog.runs import resume_refusal
 from gui.jobs import JobHandle
 from gui.jobs.training_jobs import (TrainingChoices, download_weights_files,
                                     import_weights_file, list_runs, load_training_choices,
-                                    preload_charts, resume_training, train_architecture)
+                                    preload_charts, resume_training, train_architecture,
+                                    train_automatic)
 from gui.models.architectures import (ArchitectureInfo, ArchitectureListModel,
                                       missing_weights_message)
 from gui.models.runs import RUN_ID_ROLE, SORT_ROLE, TEST_ACC, RunListModel, RunRow
@@ -96,13 +97,22 @@ class TrainPage(QWidget):
         jobs = []
         for arch in self.arch_model.checked():
             feed = TrainingFeed()
-            settings = tuple(sorted(self.form.config_values(arch.name).items()))
-            curves = RunCurves(None, arch.name, self.form.epochs.value())
-            jobs.append(self.queue.submit(
-                train_architecture(self._session.root, settings, feed), arch.display_name,
-                feed, curves))
+            if arch.automatic:
+                # The network and its epochs are known once the engine has chosen them
+                # (the run's start event names them).
+                curves = RunCurves(None, arch.name, 0)
+                work = train_automatic(self._session.root,
+                                       self.form.config_values(arch.name)["device"], feed)
+            else:
+                settings = tuple(sorted(self.form.config_values(arch.name).items()))
+                curves = RunCurves(None, arch.name, self.form.epochs.value())
+                work = train_architecture(self._session.root, settings, feed)
+            jobs.append(self.queue.submit(work, arch.display_name, feed, curves))
+        automatic = [a for a in self.arch_model.checked() if a.automatic]
         self.show_message(f"{len(jobs)} runs queued: they train one after another; compare "
-                          "them in the table below." if len(jobs) > 1 else "")
+                          "them in the table below." if len(jobs) > 1 else
+                          "Automatic: " + automatic[0].description + " (of the settings, only "
+                          "the device is used)" if automatic else "")
         self._show_queue()
         return jobs
 
@@ -266,7 +276,10 @@ class TrainPage(QWidget):
         column.setContentsMargins(10, 8, 10, 8)
         column.addWidget(section_heading("Architectures"))
         column.addWidget(section_hint("Check one to train it; check several to train them one "
-                                      "after another and compare them on the scoreboard."))
+                                      "after another and compare them on the scoreboard. Face "
+                                      "networks come first when their weights are here: "
+                                      "learned on millions of faces, they train in seconds "
+                                      "and beat anything trained from scratch."))
         column.addWidget(self.arch_placeholder)
         column.addWidget(self.arch_view, 1)
         weights_row = QHBoxLayout()

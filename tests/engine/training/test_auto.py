@@ -144,3 +144,57 @@ def test_a_fixed_size_network_refuses_another_input_size(tmp_path):
     config = TrainConfig(arch="customcnn1", epochs=1, input_size=64)
     with pytest.raises(ValueError, match="cannot take 64x64"):
         Trainer(config, make_data(size=64), tmp_path / "run").fit()
+
+
+def test_fine_tuning_face_resnet_keeps_a_backbone_learning_rate_it_survives(project,
+                                                                           weights_on_disk):
+    """dlib's network under AdamW blew up at a backbone lr of 1e-3 (the head's 1e-2 x 0.1):
+    fine-tuning from `--arch auto` lands on 1e-5, whatever lr the head was given."""
+    import dataclasses
+    import math
+
+    from engine.training.events import BatchEnded, EpochEnded
+    from engine.training.runner import train_run
+
+    weights_on_disk("faceresnet")
+    config, reason = auto_config(project, _cli_args("--freeze-epochs", "1", "--epochs", "2"))
+    assert (config.arch, config.freeze_epochs, config.epochs) == ("faceresnet", 1, 2)
+    assert config.lr * config.finetune_lr_factor == pytest.approx(auto.FINETUNE_BACKBONE_LR)
+    assert "lr 1e-05" in reason
+    typed, _ = auto_config(project, _cli_args("--lr", "0.01", "--freeze-epochs", "1"))
+    assert typed.lr * typed.finetune_lr_factor == pytest.approx(auto.FINETUNE_BACKBONE_LR)
+
+    events = []
+    short = dataclasses.replace(config, limit_train_batches=3, device="cpu")
+    result = train_run(project, short, evaluate=False, callbacks=[events.append])
+    assert result.finished.status == "completed", result.finished.message
+    tuned = [e.loss for e in events if isinstance(e, BatchEnded) and e.epoch == 2]
+    assert len(tuned) == 3 and all(math.isfinite(loss) and loss < 5 for loss in tuned), tuned
+    last = [e for e in events if isinstance(e, EpochEnded)][-1]
+    assert math.isfinite(last.val_loss) and last.val_acc >= 0.6
+
+
+def test_the_mistake_finder_trains_a_face_network_frozen(weights_on_disk):
+    """`facelab mistakes --method faceresnet`: a head on cached features in each fold,
+    as `--arch auto` trains it, not the whole network with augmentation."""
+    weights_on_disk("faceresnet")
+    settings = auto.transfer_or_scratch("faceresnet", 20)
+    assert settings["pretrained"] and settings["freeze_epochs"] == 20
+    assert settings["augment"] == "none" and settings["lr"] == auto.INSTANT_LR
+    TrainConfig(arch="faceresnet", epochs=20, **settings)  # a valid configuration
+    weights_on_disk()
+    assert auto.transfer_or_scratch("faceresnet", 20) == {"pretrained": False,
+                                                          "freeze_epochs": 0}
+
+
+def test_the_train_page_is_told_what_auto_picks_and_in_which_order(weights_on_disk):
+    weights_on_disk("faceresnet", "resnet18")
+    assert auto.offer_order(["customcnn1", "resnet18", "facenet", "faceresnet"]) == [
+        "faceresnet", "customcnn1", "resnet18", "facenet"]
+    assert "Face ResNet" in auto.auto_preview("cpu") and "seconds" in auto.auto_preview("cpu")
+    weights_on_disk("resnet18")
+    assert "ImageNet" in auto.auto_preview("cpu")
+    weights_on_disk()
+    preview = auto.auto_preview("cpu")
+    assert "No pretrained weights" in preview and "from scratch" in preview
+    assert auto.offer_order(["customcnn1", "faceresnet"]) == ["customcnn1", "faceresnet"]

@@ -46,3 +46,21 @@ def test_weights_status_is_shown_per_architecture():
     assert states == [WEIGHTS_NONE, WEIGHTS_AVAILABLE, WEIGHTS_MISSING]
     assert "not on this machine" in _archs()[2].weights_text
     assert "put vit.pth in /w" in model.index(2).data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_the_automatic_row_needs_no_weights_and_says_what_it_picks():
+    from gui.models.architectures import missing_weights_message
+
+    auto = ArchitectureInfo("auto", "Automatic (best for this machine)",
+                            "Picks Face ResNet, frozen.", 0, None, True,
+                            "FaceLab chooses when the run starts", automatic=True)
+    assert auto.weights_badge == "picks for you"
+    assert auto.weights_text == "chooses the network and settings for this machine"
+    assert not auto.can_download_weights
+    # Checked with "Pretrained" starting weights, it is never refused for lacking a file.
+    assert missing_weights_message([auto]) == ""
+    assert "ViT" not in missing_weights_message([auto, _archs()[1]])
+    model = ArchitectureListModel()
+    model.set_architectures([auto, *_archs()])
+    assert model.index(0).data(Qt.ItemDataRole.DisplayRole).startswith("Automatic")
+    assert model.index(0).data(WEIGHTS_STATE_ROLE) == WEIGHTS_NONE
