@@ -58,13 +58,11 @@ def given_train_settings(args: argparse.Namespace) -> dict:
 
 
 def config_from_args(arch: str, args: argparse.Namespace):
-    """TrainConfig's defaults for `arch`, with the options the user typed."""
-    from engine.models import get_spec
-    from engine.training.config import TrainConfig
+    """The architecture's own settings (see `architecture_config`), with the options the
+    user typed."""
+    from engine.training.auto import architecture_config
 
-    settings = given_train_settings(args)
-    settings.setdefault("pretrained", get_spec(arch).has_pretrained_weights)
-    return TrainConfig(arch=arch, **settings)
+    return architecture_config(arch, given_train_settings(args))
 
 
 class EpochPrinter:

@@ -78,6 +78,25 @@ FINETUNE_BACKBONE_LR = 1e-5
 BF16_MIN_SPEEDUP_RATIO = 0.8
 
 
+def architecture_config(arch: str, chosen: Mapping[str, Any]) -> TrainConfig:
+    """TrainConfig for ``arch`` with the settings a person chose, and the architecture's
+    own for the rest: TrainConfig's defaults, except for a pretrained face network, whose
+    own are the instant way (frozen, a head on its cached features, `_instant_settings`),
+    with its backbone fine-tuned at FINETUNE_BACKBONE_LR when `freeze_epochs` is below
+    `epochs`. Trained whole at an ordinary learning rate from the first epoch, dlib's
+    network is destroyed (train loss above 50,000 in one epoch, then chance)."""
+    spec = get_spec(arch)
+    settings = dict(chosen)
+    settings.setdefault("pretrained", spec.has_pretrained_weights)
+    if settings["pretrained"] and spec.embedder_path is not None:
+        instant, _why = _instant_settings(arch)
+        for name in (*INSTANT_FIXED, "epochs", "early_stopping_patience"):
+            settings.setdefault(name, instant[name])
+        settings.setdefault("freeze_epochs", settings["epochs"])
+        settings.setdefault("finetune_lr_factor", FINETUNE_BACKBONE_LR / settings["lr"])
+    return TrainConfig(arch=arch, **settings)
+
+
 def transfer_or_scratch(arch: str, epochs: int) -> dict:
     """TrainConfig settings for `arch`: freeze-then-fine-tune when its weights are on this
     machine (a face network stays frozen: a head on its cached features, as `--arch auto`

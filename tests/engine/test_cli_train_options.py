@@ -31,3 +31,22 @@ def test_config_from_args_fills_in_the_defaults():
     # resnet18 has pretrained weights to start from: the default unless --scratch.
     assert config_from_args("resnet18", _parse()).pretrained is True
     assert config_from_args("resnet18", _parse("--scratch")).pretrained is False
+
+
+def test_a_face_network_trains_its_own_way_unless_told_otherwise():
+    """`facelab train --arch faceresnet` with no options used to train the whole network
+    at lr 0.001 from epoch 1, which destroys it (loss above 50,000, then chance)."""
+    from engine.training import auto
+
+    config = config_from_args("faceresnet", _parse())
+    assert config.pretrained and config.freeze_epochs == config.epochs == auto.INSTANT_EPOCHS
+    assert (config.lr, config.augment) == (auto.INSTANT_LR, "none")
+
+    tuned = config_from_args("faceresnet", _parse("--epochs", "12", "--freeze-epochs", "5"))
+    assert (tuned.epochs, tuned.freeze_epochs) == (12, 5)
+    assert tuned.lr * tuned.finetune_lr_factor == auto.FINETUNE_BACKBONE_LR
+
+    own = config_from_args("faceresnet", _parse("--lr", "0.01", "--augment", "light"))
+    assert (own.lr, own.augment) == (0.01, "light")
+    # From scratch, it is an ordinary network with TrainConfig's defaults.
+    assert config_from_args("faceresnet", _parse("--scratch")).freeze_epochs == 0
