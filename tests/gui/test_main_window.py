@@ -98,6 +98,20 @@ def test_pages_switch_with_ctrl_number_and_webcam_points_to_train_without_a_run(
     assert window.workspace.current_key() == "train"
 
 
+def test_ctrl_number_switches_pages_from_the_suspicious_labels_table(qtbot, library):
+    """Reported: Ctrl+4 was ignored while the suspicious-labels table had focus (the
+    table takes plain keys as verdicts and number keys as labels)."""
+    window = library.window()
+    window.show_page("evaluate")
+    table = window.workspace.page("evaluate").issues_panel.table
+    table.setFocus()
+    QTest.keyClick(table, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    assert window.workspace.current_key() == "webcam"
+    window.show_page("evaluate")
+    QTest.keyClick(table, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.workspace.current_key() == "library"
+
+
 def test_every_menu_shortcut_is_in_the_shortcuts_dialog(qtbot, window):
     from gui.widgets.shortcuts_dialog import ShortcutsDialog
 
