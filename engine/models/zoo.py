@@ -168,7 +168,7 @@ def builtin_specs() -> list[ArchSpec]:
         ),
         ArchSpec(
             name="faceresnet",
-            display_name="Face ResNet (dlib, pretrained on faces)",
+            display_name="Face ResNet (dlib)",
             description="dlib's public-domain face network: turns a face into 128 numbers that match "
                         "for one person (99.4% on LFW); we classify those.",
             input_size=faceresnet.FACERESNET_INPUT_SIZE,
