@@ -160,7 +160,14 @@ def calibrate_max_distance(train: References, val_features: np.ndarray,
     candidates = np.unique(np.concatenate([own, other]))
     accepted = (own[None, :] <= candidates[:, None]).mean(1)
     rejected = (other[None, :] > candidates[:, None]).mean(1)
-    return float(candidates[np.argmax(accepted + rejected)])
+    best = int(np.argmax(accepted + rejected))
+    # Halfway to the next distance seen: the best limit is a gap between two distances,
+    # and its lower edge is a validation face itself, so a known face only slightly
+    # farther (a handful of validation faces a person, as on small projects) would be
+    # rejected.
+    if best + 1 < len(candidates):
+        return float((candidates[best] + candidates[best + 1]) / 2)
+    return float(candidates[best])
 
 
 def save_references(run_dir: Path, references: References) -> Path:

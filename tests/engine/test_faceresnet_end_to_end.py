@@ -137,8 +137,10 @@ def test_gradcam_reads_an_8x8_layer_and_explains_a_face(instant, tmp_path, capsy
 def test_label_mistake_finder_with_face_resnet(instant, capsys):
     from engine.project import Project
 
-    rows = _cli_json(capsys, "mistakes", str(instant.root), "--method", "faceresnet",
-                     "--folds", "2", "--epochs", "20", "--json")
+    result = _cli_json(capsys, "mistakes", str(instant.root), "--method", "faceresnet",
+                       "--folds", "2", "--epochs", "20", "--json")
+    rows = result["mistakes"]  # beside them: the method and how reliable the list is
+    assert result["method"] == "faceresnet" and 0 < result["oof_accuracy"] <= 1
     with Project.open(instant.root, readonly=True) as project:
         persons = {p.name for p in project.catalog.persons()}
     # Real, correctly filed photos: a face network finds few suspects, and names persons.
