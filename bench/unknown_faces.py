@@ -49,7 +49,7 @@ from bench.accuracy import prepare_project  # noqa: E402
 from engine.models.faceresnet import SAME_PERSON_DISTANCE  # noqa: E402
 from engine.project import Project  # noqa: E402
 
-DEFAULT_DATASET = REPO.parent.parent / "shared" / "datasets" / "lfw20"
+DEFAULT_DATASET = REPO.parent / "shared" / "datasets" / "lfw20"
 SPLIT_NAME = "bench-unknown"
 CONFIDENCE_THRESHOLD = 0.5
 
