@@ -203,3 +203,29 @@ def test_zoo_architectures_record_as_graphs(tmp_path, caplog, arch):
     assert finished.status == "completed"
     assert any("Recorded" in r.getMessage() for r in caplog.records)
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_head_only_epochs_on_cuda_follow_the_cpu(tmp_path):
+    """A frozen backbone's features computed on the GPU and the head trained there (the
+    instant face models' path) give the CPU's epochs, to rounding."""
+    import engine.models as models
+    from tests.engine.training.conftest import TINY_SIZE, TinyNet
+
+    arch = "tiny_embedder_cuda"
+    models.register_architecture(models.ArchSpec(
+        name=arch, display_name="Tiny embedder", description="A test network.",
+        input_size=TINY_SIZE, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), family="cnn",
+        builder=TinyNet, head_path="head", embedder_path="features"))
+    try:
+        data = make_data(num_train=96, num_val=48)
+        settings = dict(arch=arch, epochs=4, freeze_epochs=4, batch_size=16, lr=0.01,
+                        augment="none", early_stopping_patience=None)
+        cpu, cpu_events = fit(tmp_path, TrainConfig(**settings, device="cpu"), data, name="cpu")
+        gpu, gpu_events = fit(tmp_path, TrainConfig(**settings, device="cuda"), data, name="gpu")
+        assert cpu.status == gpu.status == "completed"
+        for on_cpu, on_gpu in zip(cpu_events.of(EpochEnded), gpu_events.of(EpochEnded),
+                                  strict=True):
+            assert on_gpu.val_loss == pytest.approx(on_cpu.val_loss, rel=0.05, abs=0.02)
+        assert load_checkpoint(tmp_path / "gpu" / "last.pt")["epoch"] == 4
+    finally:
+        models.unregister_architecture(arch)
