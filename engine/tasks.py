@@ -54,6 +54,11 @@ def stage_words(stage: str) -> str:
     return Stage(stage).words if stage in _STAGE_VALUES else stage
 
 
+def stage_counts_bytes(stage: str) -> bool:
+    """Whether a progress report's done/total are bytes; False for an unknown stage."""
+    return stage in _STAGE_VALUES and Stage(stage).counts_bytes
+
+
 _STAGE_VALUES = frozenset(stage.value for stage in Stage)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from engine.display import size_text
-from engine.tasks import Progress, Stage, stage_words
+from engine.tasks import Progress, stage_counts_bytes, stage_words
 from gui.jobs import JobHandle, JobRunner, JobState
 
 # A stage that counts bytes is shown as sizes, and the bar counts kB (its range is an int).
@@ -13,8 +13,7 @@ BYTES_PER_BAR_STEP = 1000
 
 
 def _bytes_unit(stage: str) -> int | None:
-    return BYTES_PER_BAR_STEP if stage in Stage.__members__.values() \
-        and Stage(stage).counts_bytes else None
+    return BYTES_PER_BAR_STEP if stage_counts_bytes(stage) else None
 
 
 class JobStatusWidget(QWidget):
