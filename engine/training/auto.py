@@ -97,6 +97,19 @@ def architecture_config(arch: str, chosen: Mapping[str, Any]) -> TrainConfig:
     return TrainConfig(arch=arch, **settings)
 
 
+def form_config(arch: str, shown: Mapping[str, Any]) -> TrainConfig:
+    """TrainConfig for ``arch`` from a form that shows every setting (the Train page):
+    values still at TrainConfig's defaults count as not chosen, since a form cannot tell
+    a default it shows from one the person chose, so `architecture_config` gives them the
+    architecture's own (the same rule as `facelab train --arch faceresnet`). The starting
+    weights are always the form's."""
+    TrainConfig(arch=arch, **shown)  # invalid settings: a sentence naming them
+    defaults = TrainConfig(arch=arch).to_dict()
+    chosen = {name: value for name, value in shown.items()
+              if name == "pretrained" or value != defaults.get(name)}
+    return architecture_config(arch, chosen)
+
+
 def transfer_or_scratch(arch: str, epochs: int) -> dict:
     """TrainConfig settings for `arch`: freeze-then-fine-tune when its weights are on this
     machine (a face network stays frozen: a head on its cached features, as `--arch auto`

@@ -116,22 +116,14 @@ def download_weights_files(names: tuple[str, ...]):
 
 
 def train_architecture(root: Path, settings: tuple[tuple[str, Any], ...], sink: EventSink):
-    """Train one run with ``settings`` (TrainConfig keyword arguments)."""
+    """Train one run with ``settings`` (the form's TrainConfig keyword arguments; the
+    engine's `form_config` gives the architecture its own for those left at defaults)."""
     def job(ctx: TaskContext) -> TrainingOutcome:
-        from engine.models import get_spec
-        from engine.training.auto import architecture_config
-        from engine.training.config import TrainConfig
+        from engine.training.auto import form_config
         from engine.training.runner import train_run
 
-        config = TrainConfig(**dict(settings))  # invalid settings: a sentence naming them
-        if get_spec(config.arch).embedder_path is not None and config.pretrained:
-            # A pretrained face network trains its own way where the form shows the
-            # defaults (the form cannot tell a default it shows from one the person
-            # chose): the same rule as `facelab train --arch faceresnet`.
-            defaults = TrainConfig(arch=config.arch).to_dict()
-            chosen = {name: value for name, value in dict(settings).items()
-                      if name != "arch" and value != defaults.get(name)}
-            config = architecture_config(config.arch, chosen)
+        shown = dict(settings)
+        config = form_config(shown.pop("arch"), shown)
         with Project.open(root) as project:
             # Checked before train_run, which would store a split first: a refused run
             # leaves the project exactly as it was.

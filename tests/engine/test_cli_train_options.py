@@ -50,3 +50,20 @@ def test_a_face_network_trains_its_own_way_unless_told_otherwise():
     assert (own.lr, own.augment) == (0.01, "light")
     # From scratch, it is an ordinary network with TrainConfig's defaults.
     assert config_from_args("faceresnet", _parse("--scratch")).freeze_epochs == 0
+
+
+def test_the_train_form_gives_a_face_network_its_own_way_too():
+    """The form shows every setting: those left at TrainConfig's defaults are the
+    architecture's own to choose, the starting weights always the form's."""
+    from engine.training import auto
+    from engine.training.auto import form_config
+
+    shown = {k: v for k, v in TrainConfig(arch="faceresnet", pretrained=True).to_dict().items()
+             if k != "arch"}
+    config = form_config("faceresnet", shown)
+    assert config.freeze_epochs == config.epochs and config.lr == auto.INSTANT_LR
+    assert form_config("faceresnet", {**shown, "lr": 0.01}).lr == 0.01
+    # Other architectures, and a face network from scratch, get exactly what is shown.
+    plain = {**shown, "pretrained": False}
+    assert form_config("customcnn1", plain) == TrainConfig(arch="customcnn1", **plain)
+    assert form_config("faceresnet", plain) == TrainConfig(arch="faceresnet", **plain)
